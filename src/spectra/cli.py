@@ -1,0 +1,290 @@
+"""The `spectra` command: serve, scheduler, demo, db, seed, client, import, agent, openapi, jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spectra.core.config import ConfigError, get_settings, reset_settings_cache
+
+app = typer.Typer(
+    help="Spectra: cost, carbon and capacity control plane for cloud fleets.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema: upgrade to the latest migration, or reset.", no_args_is_help=True)
+client_app = typer.Typer(help="Tenants (clients): create, list, regenerate a token.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Periodic jobs: list them or run one now.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(client_app, name="client")
+app.add_typer(jobs_app, name="jobs")
+
+
+def _settings_or_exit() -> None:
+    try:
+        reset_settings_cache()
+        get_settings()
+    except ConfigError as exc:
+        typer.echo(f"spectra: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare_database() -> None:
+    from spectra.core import migrate
+
+    migrate.upgrade()
+
+
+def _print_new_admin_token() -> None:
+    from spectra.core.auth import ensure_admin_token
+    from spectra.core.db import session_scope
+
+    with session_scope() as session:
+        token = ensure_admin_token(session)
+    if token:
+        typer.echo("=" * 72)
+        typer.echo("Spectra generated an admin token. It is shown ONCE; only its hash is stored:")
+        typer.echo(f"    {token}")
+        typer.echo(
+            "Set SPECTRA_ADMIN_TOKEN to choose your own, or `spectra admin-token rotate` for a new one."
+        )
+        typer.echo("=" * 72)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default SPECTRA_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default SPECTRA_PORT)")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes; with more than one, run `spectra scheduler` beside them")
+    ] = 1,
+    scheduler: Annotated[bool, typer.Option(help="Run periodic jobs in this process (single worker)")] = True,
+) -> None:
+    """Upgrade the database, then serve the API and UI (and, with one worker, the job scheduler)."""
+    import uvicorn
+
+    from spectra.core.observability import configure_logging
+
+    _settings_or_exit()
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    _prepare_database()
+    _print_new_admin_token()
+    run_jobs = scheduler and settings.run_scheduler and workers == 1
+    os.environ["SPECTRA_RUN_SCHEDULER"] = "true" if run_jobs else "false"
+    if workers > 1 and scheduler:
+        typer.echo("several workers: periodic jobs are off here; run `spectra scheduler` as its own process")
+    uvicorn.run(
+        "spectra.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+
+
+@app.command("scheduler")
+def run_scheduler() -> None:
+    """Run the periodic jobs alone (one active scheduler is guaranteed by a database lease)."""
+    from spectra import registry
+    from spectra.core import jobs
+    from spectra.core.observability import configure_logging
+
+    _settings_or_exit()
+    configure_logging(get_settings().log_level)
+    _prepare_database()
+    registry.load_models()
+    registry.load_tasks()
+    registry.run_startup_hooks()
+    sched = jobs.JobScheduler()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    sched.start()
+    typer.echo(f"scheduler {jobs.RUNNER_ID} running {len(jobs.registered_jobs())} jobs; Ctrl-C stops")
+    stop.wait()
+    sched.shutdown()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration up to the latest."""
+    _settings_or_exit()
+    _prepare_database()
+    typer.echo("database is at the latest migration")
+
+
+@db_app.command("reset")
+def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask")] = False) -> None:
+    """Drop every table and migrate again from scratch (all data is lost)."""
+    from spectra.core import migrate
+
+    _settings_or_exit()
+    if not yes:
+        typer.confirm(f"Erase every table in {get_settings().database_url}?", abort=True)
+    migrate.downgrade_all()
+    migrate.upgrade()
+    typer.echo("database reset")
+
+
+@app.command()
+def seed(
+    reset: Annotated[bool, typer.Option("--reset", help="Wipe the data first, then seed again")] = False,
+) -> None:
+    """Seed an empty database with demo data (regions, clients, teams, fleet, history); --reset re-seeds."""
+    from spectra.seed import seed_database
+
+    _settings_or_exit()
+    _prepare_database()
+    summary = seed_database(reset=reset)
+    typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@client_app.command("create")
+def client_create(
+    name: str,
+    email: Annotated[str | None, typer.Option(help="Contact e-mail")] = None,
+    team: Annotated[list[str] | None, typer.Option("--team", help="A team to create (repeatable)")] = None,
+) -> None:
+    """Create a client; its token is printed once."""
+    from spectra import registry
+    from spectra.core.db import session_scope
+    from spectra.fleet import service
+    from spectra.fleet.schemas import ClientCreate
+
+    _settings_or_exit()
+    _prepare_database()
+    registry.load_models()
+    with session_scope() as session:
+        client, token = service.create_client(session, ClientCreate(name=name, email=email, teams=team or []))
+        client_id = client.id
+    typer.echo(json.dumps({"id": client_id, "name": name, "token": token}, indent=2))
+
+
+@client_app.command("list")
+def client_list() -> None:
+    """List clients (never their tokens)."""
+    from spectra import registry
+    from spectra.core.db import session_scope
+    from spectra.fleet import service
+
+    _settings_or_exit()
+    registry.load_models()
+    with session_scope(read_only=True) as session:
+        for c in service.list_clients(session):
+            typer.echo(f"{c.id}  {c.name:30}  {c.status:9}  token {c.token_prefix}…")
+
+
+@client_app.command("regenerate-token")
+def client_regenerate(client_id: str) -> None:
+    """Give a client a new token (printed once); the old one stops working."""
+    from spectra import registry
+    from spectra.core.db import session_scope
+    from spectra.fleet import service
+
+    _settings_or_exit()
+    registry.load_models()
+    with session_scope() as session:
+        _, token = service.regenerate_token(session, client_id)
+    typer.echo(token)
+
+
+@app.command("admin-token")
+def admin_token(action: Annotated[str, typer.Argument(help="rotate")] = "rotate") -> None:
+    """Rotate the stored admin token (printed once). Not used when SPECTRA_ADMIN_TOKEN is set."""
+    from spectra.core.auth import rotate_admin_token
+    from spectra.core.db import session_scope
+
+    _settings_or_exit()
+    if action != "rotate":
+        raise typer.BadParameter("only `rotate` is supported")
+    _prepare_database()
+    with session_scope() as session:
+        token = rotate_admin_token(session)
+    typer.echo(token)
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """Registered periodic jobs and their intervals."""
+    from spectra import registry
+    from spectra.core import jobs
+
+    _settings_or_exit()
+    registry.load_tasks()
+    for name, spec in sorted(jobs.registered_jobs().items()):
+        typer.echo(f"{name:40} every {spec.interval()}  {spec.description}")
+
+
+@jobs_app.command("run")
+def jobs_run(name: str) -> None:
+    """Run one job now and print its recorded run."""
+    from spectra import registry
+    from spectra.core import jobs
+
+    _settings_or_exit()
+    registry.load_models()
+    registry.load_tasks()
+    registry.run_startup_hooks()
+    run = jobs.run_job(name, "manual")
+    assert run is not None
+    typer.echo(
+        json.dumps(
+            {"job": name, "status": run.status, "error": run.error, "result": run.result},
+            default=str,
+            indent=2,
+        )
+    )
+    if run.status != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout")] = None,
+) -> None:
+    """Print the OpenAPI schema (the UI's API client is generated from it)."""
+    from spectra.app import create_app
+
+    os.environ.setdefault("SPECTRA_DATABASE_URL", "sqlite:///:memory:")
+    _settings_or_exit()
+    schema = json.dumps(create_app(run_scheduler=False).openapi(), indent=2, sort_keys=True) + "\n"
+    if out:
+        out.write_text(schema)
+    else:
+        sys.stdout.write(schema)
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+) -> None:
+    """Everything on the embedded default: SQLite file, simulated clock and fleet, seeded data, the UI."""
+    os.environ.setdefault("SPECTRA_SIM_CLOCK_ENABLED", "true")
+    os.environ.setdefault("SPECTRA_DEMO", "true")
+    _settings_or_exit()
+    _prepare_database()
+    from spectra.seed import seed_database
+
+    summary = seed_database(reset=False)
+    if summary.get("seeded"):
+        typer.echo("first boot: demo data seeded")
+    serve(host=None, port=port, workers=1, scheduler=True)
+
+
+def _register_domain_commands() -> None:
+    from spectra.registry import domain_modules
+
+    for module in domain_modules("cli"):
+        module.register(app)
+
+
+_register_domain_commands()

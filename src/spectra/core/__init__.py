@@ -1,0 +1,1 @@
+"""Platform layer shared by every domain: config, database, auth, errors, events, jobs, clock."""

@@ -1,0 +1,1 @@
+"""Fleet: tenants (clients, teams), regions, instance types and instances."""

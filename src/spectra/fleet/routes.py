@@ -1,0 +1,3 @@
+from spectra.fleet.router import admin_router, client_router, team_router
+
+routers = [admin_router, client_router, team_router]

@@ -1,0 +1,24 @@
+"""Demo tenants: two clients with teams. Their tokens are printed once, like any new client's."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from spectra.fleet import service
+from spectra.fleet.schemas import ClientCreate
+
+DEMO_CLIENTS = {
+    "Acme Retail": ["checkout", "search", "data-platform"],
+    "Globex Research": ["ml-training", "genomics"],
+}
+
+
+def seed(session: Session, rng: random.Random) -> dict[str, Any]:
+    tokens = {}
+    for name, teams in DEMO_CLIENTS.items():
+        client, token = service.create_client(session, ClientCreate(name=name, teams=teams))
+        tokens[name] = {"client_id": client.id, "token": token}
+    return {"clients": tokens}
