@@ -8,7 +8,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -195,3 +195,26 @@ def live_server(app, committed: Engine) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture()
+def settings_env() -> Iterator[Callable[..., None]]:
+    """Change settings for one test: `settings_env(SIM_CLOCK_ENABLED="true")`; restored afterwards."""
+    saved: dict[str, str | None] = {}
+
+    def apply(**values: str) -> None:
+        for key, value in values.items():
+            name = f"SPECTRA_{key.upper()}"
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        reset_settings_cache()
+        clock.invalidate()
+
+    yield apply
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    reset_settings_cache()
+    clock.invalidate()

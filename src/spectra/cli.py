@@ -122,6 +122,16 @@ def db_upgrade() -> None:
     typer.echo("database is at the latest migration")
 
 
+@db_app.command("revision")
+def db_revision(message: str) -> None:
+    """Write a new migration from the models' changes (for developers)."""
+    from spectra import registry
+    from spectra.core import migrate
+
+    registry.load_models()
+    migrate.revision(message)
+
+
 @db_app.command("reset")
 def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Do not ask")] = False) -> None:
     """Drop every table and migrate again from scratch (all data is lost)."""
@@ -288,3 +298,6 @@ def _register_domain_commands() -> None:
 
 
 _register_domain_commands()
+
+if __name__ == "__main__":
+    app()

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from spectra.core.config import get_settings
 from spectra.core.context import set_actor
@@ -122,11 +123,12 @@ def resolve_token(session: Session, token: str) -> Caller | None:
     return caller
 
 
-def get_caller(request: Request, session: SessionDep) -> Caller:
+async def get_caller(request: Request, session: SessionDep) -> Caller:
+    # Async so the actor set below lives in the request's context, which sync endpoints then inherit.
     token = _bearer(request)
     if not token:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)", code="token_missing")
-    caller = resolve_token(session, token)
+    caller = await run_in_threadpool(resolve_token, session, token)
     if caller is None:
         raise Unauthorized("the bearer token is not valid", code="token_invalid")
     request.state.caller = caller

@@ -24,7 +24,7 @@ def register_health_check(name: str, check: HealthCheck) -> None:
 def database_ok() -> bool:
     try:
         with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execution_options(sqlite_begin="DEFERRED").execute(text("SELECT 1"))
         return True
     except Exception as exc:
         log.warning("database health check failed: %s", exc)

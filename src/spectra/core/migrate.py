@@ -34,3 +34,12 @@ def upgrade(url: str | None = None, engine: Engine | None = None) -> None:
 
 def downgrade_all(url: str | None = None) -> None:
     command.downgrade(alembic_config(url), "base")
+
+
+def revision(message: str) -> None:
+    """Autogenerate a migration: the difference between the models and a fresh database at head."""
+    import tempfile
+
+    url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'revision.db'}"
+    upgrade(url)
+    command.revision(alembic_config(url), message=message, autogenerate=True)

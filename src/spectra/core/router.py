@@ -240,8 +240,8 @@ def audit_log(
 
 
 @public_router.get("/metrics", include_in_schema=False)
-def prometheus_metrics(request: Request, session: SessionDep) -> Response:
+async def prometheus_metrics(request: Request, session: SessionDep) -> Response:
     """Prometheus exposition; needs the admin token unless SPECTRA_METRICS_PUBLIC=true."""
     if not get_settings().metrics_public:
-        require_admin(get_caller(request, session))
+        require_admin(await get_caller(request, session))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,3 @@
+from spectra.cli import app
+
+app(prog_name="spectra")

@@ -1,0 +1,143 @@
+"""Events: persisted, delivered after commit only, filtered per tenant over SSE, resumable by Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from spectra.core import events
+from spectra.core.db import session_scope
+from tests.conftest import ADMIN_TOKEN
+from tests.factories import make_tenant
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_sse(url: str, headers: dict[str, str], want: int, timeout: float = 10.0) -> list[dict]:
+    """Collect `want` data events from an SSE stream (or fail after timeout)."""
+    got: list[dict] = []
+    with httpx.Client(timeout=timeout) as http, http.stream("GET", url, headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        deadline = time.monotonic() + timeout
+        current: dict[str, str] = {}
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                current["data"] = line[6:]
+            elif line.startswith("id: "):
+                current["id"] = line[4:]
+            elif line == "" and "data" in current:
+                got.append({"id": int(current["id"]), **json.loads(current["data"])})
+                current = {}
+                if len(got) >= want:
+                    break
+            if time.monotonic() > deadline:
+                break
+    return got
+
+
+def test_subscriber_runs_after_commit_only(db: Session) -> None:
+    seen: list[str] = []
+    events.subscribe("test.after", lambda e: seen.append(e.topic))
+    try:
+        with session_scope() as session:
+            events.publish(session, "test.after.commit", {"x": 1})
+            assert seen == []
+        assert seen == ["test.after.commit"]
+        try:
+            with session_scope() as session:
+                events.publish(session, "test.after.rollback", {"x": 2})
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+        assert seen == ["test.after.commit"]
+    finally:
+        events._subscribers[:] = [s for s in events._subscribers if s[0] != "test.after"]
+
+
+def test_sse_stream_filters_per_tenant_and_resumes(live_server) -> None:
+    with session_scope() as session:
+        a, b = make_tenant(session), make_tenant(session)
+    with session_scope() as session:
+        first = events.publish(session, "spot.price", {"n": 1}, client_id=a.id).id
+        events.publish(session, "spot.price", {"n": 2}, client_id=b.id)
+        events.publish(session, "spot.price", {"n": 3}, client_id=a.id)
+    got = read_sse(f"{live_server.url}/api/events/stream?since={first - 1}", a.headers, want=2)
+    assert [e["payload"]["n"] for e in got] == [1, 3]
+    resumed = read_sse(
+        f"{live_server.url}/api/events/stream", {**a.headers, "Last-Event-ID": str(first)}, want=1
+    )
+    assert [e["payload"]["n"] for e in resumed] == [3]
+    admin = read_sse(
+        f"{live_server.url}/api/events/stream?since={first - 1}",
+        {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        want=3,
+    )
+    assert [e["payload"]["n"] for e in admin] == [1, 2, 3]
+
+
+def test_live_event_reaches_a_waiting_client_quickly(live_server) -> None:
+    with session_scope() as session:
+        tenant = make_tenant(session)
+    received: list[dict] = []
+    reader = threading.Thread(
+        target=lambda: received.extend(
+            read_sse(f"{live_server.url}/api/events/stream?topics=emergency.", tenant.headers, want=1)
+        )
+    )
+    reader.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with session_scope() as session:
+        events.publish(session, "other.topic", {"skip": True}, client_id=tenant.id)
+        events.publish(session, "emergency.termination", {"deadline": "soon"}, client_id=tenant.id)
+    reader.join(timeout=10)
+    assert received and received[0]["topic"] == "emergency.termination"
+    assert time.monotonic() - started < 1.0
+
+
+def test_stream_accepts_token_query_for_eventsource(live_server) -> None:
+    with session_scope() as session:
+        tenant = make_tenant(session)
+        evt = events.publish(session, "t.q", {"ok": True}, client_id=tenant.id)
+    got = read_sse(f"{live_server.url}/api/events/stream?since={evt.id - 1}&token={tenant.token}", {}, want=1)
+    assert got[0]["payload"] == {"ok": True}
+
+
+def test_stream_without_token_is_401(client) -> None:
+    assert client.get("/api/events/stream").status_code == 401
+
+
+@pytest.mark.postgres_only
+def test_event_from_another_process_reaches_sse_client(live_server) -> None:
+    with session_scope() as session:
+        tenant = make_tenant(session)
+    received: list[dict] = []
+    reader = threading.Thread(
+        target=lambda: received.extend(
+            read_sse(f"{live_server.url}/api/events/stream?topics=xproc.", tenant.headers, want=1)
+        )
+    )
+    reader.start()
+    time.sleep(0.5)
+    code = (
+        "from spectra import registry; registry.load_models()\n"
+        "from spectra.core.db import session_scope\n"
+        "from spectra.core.events import publish\n"
+        "with session_scope() as s:\n"
+        f"    publish(s, 'xproc.hello', {{'from': 'other process'}}, client_id={tenant.id!r})\n"
+    )
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=60)
+    reader.join(timeout=10)
+    assert received and received[0]["payload"] == {"from": "other process"}
+    # PostgreSQL NOTIFY wakes the server at once (SQLite would rely on its 1 s poll)
+    assert time.monotonic() - started < 5

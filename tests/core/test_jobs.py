@@ -1,0 +1,114 @@
+"""Jobs: recorded runs, one run per period even with two schedulers, simulated-clock ticks run what fell due."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from spectra.core import jobs
+from spectra.core.clock import clock
+from spectra.core.db import session_scope
+from spectra.core.models import JobRun
+
+calls: list[datetime] = []
+
+
+@pytest.fixture()
+def test_job():
+    name = "test.every_second"
+
+    def body(session: Session, now: datetime) -> dict:
+        calls.append(now)
+        return {"n": len(calls)}
+
+    jobs.job(name, timedelta(seconds=1))(body)
+    calls.clear()
+    yield name
+    jobs._registry.pop(name, None)
+
+
+@pytest.fixture()
+def failing_job():
+    name = "test.failing"
+
+    def body(session: Session, now: datetime) -> dict:
+        raise ValueError("the provider said no")
+
+    jobs.job(name, timedelta(hours=1))(body)
+    yield name
+    jobs._registry.pop(name, None)
+
+
+def test_manual_run_is_recorded(client, admin_headers, test_job) -> None:
+    response = client.post(f"/api/admin/jobs/{test_job}/run", headers=admin_headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "succeeded" and body["trigger"] == "manual" and body["result"] == {"n": 1}
+    listed = {j["name"]: j for j in client.get("/api/admin/jobs", headers=admin_headers).json()}
+    assert listed[test_job]["last_run"]["id"] == body["id"]
+
+
+def test_failure_is_recorded_with_its_error(client, admin_headers, failing_job) -> None:
+    body = client.post(f"/api/admin/jobs/{failing_job}/run", headers=admin_headers).json()
+    assert body["status"] == "failed" and "the provider said no" in body["error"]
+
+
+def test_unknown_job_is_404(client, admin_headers) -> None:
+    assert client.post("/api/admin/jobs/nope/run", headers=admin_headers).status_code == 404
+
+
+def test_same_period_runs_once(db: Session, test_job) -> None:
+    slot = datetime(2030, 1, 1, tzinfo=UTC)
+    assert jobs.run_job(test_job, "schedule", slot) is not None
+    assert jobs.run_job(test_job, "schedule", slot) is None
+    assert len(calls) == 1
+
+
+def test_two_schedulers_run_each_period_once(committed, test_job, settings_env) -> None:
+    settings_env(SCHEDULER_LEASE_SECONDS="5")
+    # Keep only the test job so the run is about scheduling, not about other jobs' work.
+    others = {k: v for k, v in jobs._registry.items() if k != test_job}
+    for k in others:
+        jobs._registry.pop(k)
+    first, second = jobs.JobScheduler(check_seconds=0.2), jobs.JobScheduler(check_seconds=0.2)
+    try:
+        first.start()
+        second.start()
+        time.sleep(4.5)
+    finally:
+        first.shutdown()
+        second.shutdown()
+        jobs._registry.update(others)
+    with session_scope() as session:
+        runs = list(session.scalars(select(JobRun).where(JobRun.job_name == test_job)))
+    periods = Counter(r.period_start for r in runs)
+    assert len(runs) >= 3
+    assert max(periods.values()) == 1
+    assert len({r.runner for r in runs}) == 1, "only the lease holder runs jobs"
+    assert len(calls) == len(runs)
+
+
+def test_tick_advances_the_simulated_clock_and_runs_due_jobs(
+    client, admin_headers, test_job, settings_env
+) -> None:
+    settings_env(SIM_CLOCK_ENABLED="true", SIM_CLOCK_START="2031-05-01T00:00:00+00:00")
+    assert (
+        client.get("/api/admin/clock", headers=admin_headers).json()["now"].startswith("2031-05-01T00:00:00")
+    )
+    body = client.post("/api/admin/tick", json={"minutes": 90}, headers=admin_headers).json()
+    assert body["after"].startswith("2031-05-01T01:30:00")
+    assert test_job in [r["job_name"] for r in body["jobs_run"]]
+    assert calls[-1] == datetime(2031, 5, 1, 1, 30, tzinfo=UTC)
+    assert clock.now() == datetime(2031, 5, 1, 1, 30, tzinfo=UTC)  # frozen between ticks (speed 0)
+    bad = client.post("/api/admin/tick", json={"minutes": -5}, headers=admin_headers)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "minutes"
+
+
+def test_tick_refused_on_the_real_clock(client, admin_headers) -> None:
+    response = client.post("/api/admin/tick", json={"minutes": 5}, headers=admin_headers)
+    assert response.status_code == 400 and response.json()["code"] == "clock_real"
