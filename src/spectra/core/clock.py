@@ -63,7 +63,7 @@ def load_or_create_state(session: Session) -> SimClockState:
             if settings.sim_clock_start
             else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         )
-        state = SimClockState(id=1, sim_anchor=start, wall_anchor=datetime.now(UTC), speed=0.0)
+        state = SimClockState(id=1, sim_anchor=start, wall_anchor=datetime.now(UTC), speed=settings.sim_clock_speed)
         session.add(state)
         session.flush()
     return state

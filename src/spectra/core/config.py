@@ -17,9 +17,7 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SPECTRA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SPECTRA_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- server and storage
     database_url: str = Field(
@@ -46,6 +44,9 @@ class Settings(BaseSettings):
     )
     sim_clock_start: str | None = Field(
         default=None, description="ISO 8601 start of the simulated clock (default: now)"
+    )
+    sim_clock_speed: float = Field(
+        default=0.0, ge=0, description="Initial speed of the simulated clock: 0 frozen, 1 real time, 60 fast"
     )
 
     # --- carbon

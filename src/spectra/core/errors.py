@@ -138,9 +138,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field_name(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        errors = [{"field": _field_name(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5])
         return problem_response(422, "validation_error", "Invalid input", detail, request, errors=errors)
 

@@ -113,11 +113,7 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in MUTATING
-            or not scope["path"].startswith("/api/")
-        ):
+        if scope["type"] != "http" or scope["method"] not in MUTATING or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
@@ -164,9 +160,7 @@ class IdempotencyMiddleware:
             )
             return
         if claim.outcome == "replay":
-            await _send_simple(
-                send, claim.status or 200, (claim.body or "").encode(), claim.media_type, replayed=True
-            )
+            await _send_simple(send, claim.status or 200, (claim.body or "").encode(), claim.media_type, replayed=True)
             return
 
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}

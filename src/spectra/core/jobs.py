@@ -97,9 +97,7 @@ def run_job(
     now = now or clock.now()
     try:
         with session_scope() as session:
-            run = JobRun(
-                job_name=name, period_start=period_start, trigger=trigger, status="running", runner=runner
-            )
+            run = JobRun(job_name=name, period_start=period_start, trigger=trigger, status="running", runner=runner)
             session.add(run)
             session.flush()
             run_id = run.id
@@ -147,9 +145,7 @@ class JobScheduler:
 
         self.check_seconds = check_seconds
         self.runner_id = f"{RUNNER_ID}:{uuid.uuid4().hex[:4]}"
-        self._scheduler = BackgroundScheduler(
-            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
-        )
+        self._scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
         self._leader = False
         self._last_slots: dict[str, datetime] = {}
         self._advisory_conn: Any = None
@@ -191,9 +187,7 @@ class JobScheduler:
                 return
             now = utcnow()
             with session_scope() as session:
-                self._leader = repository.try_take_lease(
-                    session, LEASE_NAME, self.runner_id, now, now + lease
-                )
+                self._leader = repository.try_take_lease(session, LEASE_NAME, self.runner_id, now, now + lease)
         except Exception as exc:
             log.warning("lease renewal failed: %s", exc)
             self._leader = False

@@ -60,9 +60,7 @@ def job_runs(session: Session, job_name: str | None, limit: int) -> list[JobRun]
 
 
 def last_job_run(session: Session, job_name: str) -> JobRun | None:
-    return session.scalar(
-        select(JobRun).where(JobRun.job_name == job_name).order_by(JobRun.id.desc()).limit(1)
-    )
+    return session.scalar(select(JobRun).where(JobRun.job_name == job_name).order_by(JobRun.id.desc()).limit(1))
 
 
 def idempotency_key(session: Session, scope_hash: str) -> IdempotencyKey | None:
@@ -93,9 +91,7 @@ def try_take_lease(session: Session, name: str, holder: str, now: datetime, expi
 
 
 def release_lease(session: Session, name: str, holder: str) -> None:
-    session.execute(
-        delete(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder)
-    )
+    session.execute(delete(SchedulerLease).where(SchedulerLease.name == name, SchedulerLease.holder == holder))
 
 
 def lease_holder(session: Session, name: str) -> SchedulerLease | None:

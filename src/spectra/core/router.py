@@ -105,13 +105,9 @@ def _latest_id() -> int:
 async def event_stream(
     request: Request,
     caller: CallerDep,
-    topics: Annotated[
-        str | None, Query(description="Comma-separated topic prefixes, e.g. spot.,emergency.")
-    ] = None,
+    topics: Annotated[str | None, Query(description="Comma-separated topic prefixes, e.g. spot.,emergency.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    since: Annotated[
-        int | None, Query(description="Resume after this event id (same as Last-Event-ID)")
-    ] = None,
+    since: Annotated[int | None, Query(description="Resume after this event id (same as Last-Event-ID)")] = None,
 ) -> StreamingResponse:
     """Live events of the caller's tenant (admins: all); resumes after `Last-Event-ID`; sends heartbeats."""
     wanted = [t.strip() for t in topics.split(",") if t.strip()] if topics else None
@@ -162,9 +158,7 @@ def get_clock(_: AdminDep, session: SessionDep) -> ClockOut:
 def put_clock(body: ClockIn, _: AdminDep, session: SessionDep) -> ClockOut:
     """Set the simulated clock's time and/or speed (0 = frozen, 1 = real time, 60 = a minute per second)."""
     if not clock.simulated:
-        raise BadRequest(
-            "the simulated clock is disabled (SPECTRA_SIM_CLOCK_ENABLED=false)", code="clock_real"
-        )
+        raise BadRequest("the simulated clock is disabled (SPECTRA_SIM_CLOCK_ENABLED=false)", code="clock_real")
     state = load_or_create_state(session)
     at = body.at or (state.sim_anchor + (datetime.now(UTC) - state.wall_anchor) * state.speed)
     set_clock(session, at, body.speed)
@@ -183,9 +177,7 @@ def _tick(minutes: float) -> TickOut:
 async def tick(body: TickIn, _: AdminDep) -> TickOut:
     """Advance the simulated clock by N minutes, then run the jobs that fell due (once each, coalesced)."""
     if not clock.simulated:
-        raise BadRequest(
-            "the simulated clock is disabled (SPECTRA_SIM_CLOCK_ENABLED=false)", code="clock_real"
-        )
+        raise BadRequest("the simulated clock is disabled (SPECTRA_SIM_CLOCK_ENABLED=false)", code="clock_real")
     return await run_in_threadpool(_tick, body.minutes)
 
 

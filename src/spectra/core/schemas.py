@@ -43,9 +43,7 @@ class TickIn(BaseModel):
 
 class ClockIn(BaseModel):
     at: datetime | None = Field(default=None, description="Set the simulated clock to this instant")
-    speed: float | None = Field(
-        default=None, ge=0, le=100_000, description="Simulated seconds per real second"
-    )
+    speed: float | None = Field(default=None, ge=0, le=100_000, description="Simulated seconds per real second")
 
 
 class ClockOut(BaseModel):

@@ -16,6 +16,7 @@ from spectra.fleet.schemas import (
     ClientWithToken,
     TeamIn,
     TeamOut,
+    TeamUpdate,
     TokenInfo,
 )
 
@@ -64,9 +65,7 @@ def regenerate_token(client_id: str, _: AdminDep, session: SessionDep) -> Client
 def token_info(client_id: str, _: AdminDep, session: SessionDep) -> TokenInfo:
     """A hashed token cannot be revealed: this returns its prefix and metadata, and says so."""
     client = service.get_client(session, client_id)
-    return TokenInfo(
-        client_id=client.id, token_prefix=client.token_prefix, token_created_at=client.token_created_at
-    )
+    return TokenInfo(client_id=client.id, token_prefix=client.token_prefix, token_created_at=client.token_created_at)
 
 
 @client_router.get("/validate", response_model=ClientValidation)
@@ -85,9 +84,7 @@ def get_client(client_id: str, caller: CallerDep, session: SessionDep) -> Client
 
 
 @team_router.get("", response_model=list[TeamOut])
-def list_teams(
-    caller: CallerDep, session: SessionDep, client_id: str | None = Query(default=None)
-) -> list[TeamOut]:
+def list_teams(caller: CallerDep, session: SessionDep, client_id: str | None = Query(default=None)) -> list[TeamOut]:
     """Teams of the caller's client (admins: all, or one client's)."""
     return [TeamOut.model_validate(t) for t in service.list_teams(session, caller.scope_client_id(client_id))]
 
@@ -102,7 +99,17 @@ def create_team(
     """Create a team in the caller's client."""
     owner = caller.scope_client_id(client_id)
     if owner is None:
-        raise BadRequest(
-            "admins must say which client the team belongs to (?client_id=)", code="client_required"
-        )
+        raise BadRequest("admins must say which client the team belongs to (?client_id=)", code="client_required")
     return TeamOut.model_validate(service.create_team(session, owner, body))
+
+
+@team_router.get("/{team_id}", response_model=TeamOut)
+def get_team(team_id: str, caller: CallerDep, session: SessionDep) -> TeamOut:
+    """One team (another client's team is 404)."""
+    return TeamOut.model_validate(service.get_team(session, team_id, caller))
+
+
+@team_router.patch("/{team_id}", response_model=TeamOut)
+def update_team(team_id: str, body: TeamUpdate, caller: CallerDep, session: SessionDep) -> TeamOut:
+    """Rename a team or change its cost centre."""
+    return TeamOut.model_validate(service.update_team(session, team_id, body, caller))

@@ -56,6 +56,11 @@ class TeamIn(BaseModel):
     cost_center: str | None = Field(default=None, max_length=60)
 
 
+class TeamUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    cost_center: str | None = Field(default=None, max_length=60)
+
+
 class TeamOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -11,7 +11,7 @@ from spectra.core.errors import Conflict, NotFound, StaleVersion
 from spectra.core.security import generate_token, hash_token, hashes_match, token_prefix
 from spectra.fleet import repository
 from spectra.fleet.models import Client, Team
-from spectra.fleet.schemas import ClientCreate, ClientUpdate, TeamIn
+from spectra.fleet.schemas import ClientCreate, ClientUpdate, TeamIn, TeamUpdate
 
 
 def resolve_client_token(session: Session, token_hash: str) -> Caller | None:
@@ -46,9 +46,7 @@ def create_client(session: Session, data: ClientCreate) -> tuple[Client, str]:
     session.flush()
     for team_name in dict.fromkeys(data.teams):
         session.add(Team(client_id=client.id, name=team_name))
-    record_audit(
-        session, "client.create", "client", client.id, None, _client_state(client), client_id=client.id
-    )
+    record_audit(session, "client.create", "client", client.id, None, _client_state(client), client_id=client.id)
     return client, token
 
 
@@ -92,17 +90,13 @@ def update_client(session: Session, client_id: str, data: ClientUpdate) -> Clien
     session.flush()  # the versioned UPDATE: a concurrent writer that got here first makes this raise
     if "status" in changes:
         caller_cache.clear()
-    record_audit(
-        session, "client.update", "client", client.id, pre, _client_state(client), client_id=client.id
-    )
+    record_audit(session, "client.update", "client", client.id, pre, _client_state(client), client_id=client.id)
     return client
 
 
 def delete_client(session: Session, client_id: str) -> None:
     client = get_client(session, client_id)
-    record_audit(
-        session, "client.delete", "client", client.id, _client_state(client), None, client_id=client.id
-    )
+    record_audit(session, "client.delete", "client", client.id, _client_state(client), None, client_id=client.id)
     session.delete(client)
     session.flush()
     caller_cache.clear()
@@ -132,6 +126,31 @@ def get_team(session: Session, team_id: str, caller: Caller) -> Team:
     if team is None:
         raise NotFound("team not found")
     caller.ensure_tenant(team.client_id, "team")
+    return team
+
+
+def update_team(session: Session, team_id: str, data: TeamUpdate, caller: Caller) -> Team:
+    team = get_team(session, team_id, caller)
+    pre = {"name": team.name, "cost_center": team.cost_center}
+    changes = data.model_dump(exclude_unset=True)
+    if (
+        "name" in changes
+        and changes["name"] != team.name
+        and repository.team_by_name(session, team.client_id, changes["name"])
+    ):
+        raise Conflict(f"team {changes['name']!r} already exists", code="team_exists")
+    for field, value in changes.items():
+        setattr(team, field, value)
+    session.flush()
+    record_audit(
+        session,
+        "team.update",
+        "team",
+        team.id,
+        pre,
+        {"name": team.name, "cost_center": team.cost_center},
+        client_id=team.client_id,
+    )
     return team
 
 
