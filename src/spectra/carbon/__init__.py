@@ -1,0 +1,1 @@
+"""Carbon domain: intensity, emissions, budgets, scheduling, optimisation."""
