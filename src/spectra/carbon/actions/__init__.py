@@ -1,0 +1,1 @@
+"""Recorded optimisation actions (manual or automatic) and the realised savings they produce."""

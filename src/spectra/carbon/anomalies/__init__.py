@@ -1,0 +1,1 @@
+"""Carbon and cost anomalies: runaway processes, idle waste, carbon spikes, cost anomalies."""

@@ -1,0 +1,1 @@
+"""Automation: per-client switches with guard-rails that act through the manual services."""

@@ -1,0 +1,1 @@
+"""Migrations: move an instance or workload to another region (plan, execute, history)."""

@@ -1,0 +1,1 @@
+"""Region optimiser: rank regions for a workload by carbon, latency and cost."""

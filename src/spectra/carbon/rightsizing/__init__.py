@@ -1,0 +1,1 @@
+"""Rightsizing: smaller or larger instance types from measured utilisation."""
