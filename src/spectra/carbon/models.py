@@ -1,0 +1,20 @@
+"""Every ORM model of the carbon domain, so the registry (and Alembic) sees them all."""
+
+from spectra.carbon.actions.models import OptimizationAction
+from spectra.carbon.anomalies.models import Anomaly, AnomalyDetectorState, AnomalySuppression
+from spectra.carbon.automation.models import AutomationNotice, AutomationPolicy
+from spectra.carbon.migrations.models import MigrationAction
+from spectra.carbon.optimizer.models import LatencyMetric
+from spectra.carbon.rightsizing.models import RightsizingRecommendation
+
+__all__ = [
+    "Anomaly",
+    "AnomalyDetectorState",
+    "AnomalySuppression",
+    "AutomationNotice",
+    "AutomationPolicy",
+    "LatencyMetric",
+    "MigrationAction",
+    "OptimizationAction",
+    "RightsizingRecommendation",
+]
