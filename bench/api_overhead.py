@@ -26,14 +26,19 @@ ADMIN_TOKEN = "spx_adm_bench-admin-token-000000000000000000000000"
 
 BARE_APP = """
 import os
-from sqlalchemy import text
+from sqlalchemy import create_engine, event, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from spectra.core.db import make_engine
 
-engine = make_engine(os.environ["BENCH_DATABASE_URL"])
+# What a developer would write by hand: the same driver, a pool, WAL on SQLite; none of Spectra's machinery.
+url = os.environ["BENCH_DATABASE_URL"]
+if url.startswith("sqlite"):
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=20)
+    event.listen(engine, "connect", lambda c, _r: c.execute("PRAGMA journal_mode=WAL"))
+else:
+    engine = create_engine(url, pool_size=20)
 
 async def write(request: Request) -> JSONResponse:
     body = await request.json()

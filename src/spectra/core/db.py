@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,11 +103,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# SQLite has one writer at a time. Writers of this process queue on this lock instead of in SQLite's
+# busy handler, whose sleeping back-off gives long tail latencies under concurrent writes.
+# A plain Lock, not an RLock: a request's transaction may begin and commit on different pool threads.
+_sqlite_writer = threading.Lock()
+SQLITE_WRITER_WAIT_SECONDS = 15.0
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Writers take the write lock at BEGIN so two of them queue (busy_timeout) instead of one failing
-    # when it upgrades a read lock; read-only units pass sqlite_begin="DEFERRED" and never block.
+    # Writers take the write lock at BEGIN so two of them queue instead of one failing when it
+    # upgrades a read lock; read-only units pass sqlite_begin="DEFERRED" and never block.
     mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+    if mode == "IMMEDIATE":
+        if not _sqlite_writer.acquire(timeout=SQLITE_WRITER_WAIT_SECONDS):
+            raise TimeoutError("timed out waiting for the SQLite write lock")
+        conn.info["spectra_writer"] = True
+    try:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+    except BaseException:
+        _release_writer(conn)
+        raise
+
+
+def _release_writer(conn: Any) -> None:
+    if conn.info.pop("spectra_writer", False):
+        _sqlite_writer.release()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -123,6 +144,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "commit", _release_writer)
+        event.listen(engine, "rollback", _release_writer)
         return engine
     return create_engine(
         url,
