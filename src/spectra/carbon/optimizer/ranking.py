@@ -244,9 +244,9 @@ def rank_regions(
                 intensity_g_per_kwh=round(option.intensity_g_per_kwh or 0.0, 2),
                 latency_ms=option.latency_ms,
                 latency_source=option.latency_source,
-                co2e_kg=round(co2e[i], 4),
+                co2e_kg=round(co2e[i], 6),
                 cost_usd=round(option_cost, 4) if option_cost is not None else None,
-                co2e_change_kg=round(co2e[i] - current_co2e, 4) if current_co2e is not None else None,
+                co2e_change_kg=round(co2e[i] - current_co2e, 6) if current_co2e is not None else None,
                 cost_change_usd=(
                     round(option_cost - current_cost, 4)
                     if option_cost is not None and current_cost is not None
