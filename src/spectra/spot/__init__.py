@@ -1,0 +1,1 @@
+"""Spot optimiser: agents, pools and the pricing pipeline, decisions, commands, emergency flows, analytics."""

@@ -1,0 +1,1 @@
+"""Spot prices: file formats, the staging → consolidated → canonical pipeline, import and consolidation."""
