@@ -1,6 +1,7 @@
 from spectra.carbon.actions.router import router as actions_router
 from spectra.carbon.anomalies.router import router as anomalies_router
+from spectra.carbon.migrations.router import router as migrations_router
 from spectra.carbon.optimizer.router import admin_router as latency_admin_router
 from spectra.carbon.optimizer.router import router as optimizer_router
 
-routers = [optimizer_router, latency_admin_router, actions_router, anomalies_router]
+routers = [optimizer_router, latency_admin_router, migrations_router, actions_router, anomalies_router]

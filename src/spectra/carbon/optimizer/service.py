@@ -250,3 +250,48 @@ def fetch_latencies(
         session, "latency.fetch", "latency_metrics", None, None, {k: v for k, v in result.items() if k != "measured_at"}
     )
     return result
+
+
+MONTHLY_INTENSITY_DAYS = 30
+
+
+def footprint_per_hour(
+    session: Session, inputs: Inputs, type_name: str, region_code: str, utilisation: float
+) -> dict[str, Any]:
+    """CO2e (kg/h) and on-demand cost (USD/h) of running one instance of a type in a region.
+
+    Intensity is the zone's mean over the last 30 days (stored actuals; when there are none, the
+    forecast of the next 24 h), power the CCF model at the given utilisation, × the provider's PUE.
+    """
+    region = next((r for r in inputs.regions(session) if r.code == region_code), None)
+    if region is None:
+        raise Unprocessable(f"unknown region {region_code!r}", errors=[{"field": "region", "msg": "unknown region"}])
+    spec = inputs.instance_type(session, type_name, region_code)
+    if spec is None:
+        raise Unprocessable(
+            f"unknown instance type {type_name!r}", errors=[{"field": "instance_type", "msg": "unknown type"}]
+        )
+    now = clock.now()
+    outlook = None
+    basis = ""
+    if region.zone:
+        outlook = inputs.intensity(session, region.zone, now - timedelta(days=MONTHLY_INTENSITY_DAYS), now)
+        basis = f"mean of the last {MONTHLY_INTENSITY_DAYS} days"
+        if outlook is None:
+            outlook = inputs.intensity(session, region.zone, now, now + timedelta(hours=24))
+            basis = "forecast mean of the next 24 h"
+    watts = inputs.power_w(spec, utilisation)
+    co2e = None
+    if outlook is not None:
+        co2e = (watts / 1000.0 * region.pue * outlook.mean + inputs.embodied_g_per_hour(spec)) / 1000.0
+    return {
+        "region": region.code,
+        "zone": region.zone,
+        "pue": region.pue,
+        "power_w": round(watts, 3),
+        "utilisation": utilisation,
+        "intensity_g_per_kwh": round(outlook.mean, 2) if outlook else None,
+        "intensity_basis": basis if outlook else "no intensity data",
+        "co2e_kg_per_hour": co2e,
+        "cost_usd_per_hour": spec.price_usd_per_hour,
+    }
