@@ -10,7 +10,10 @@ from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integ
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.core.db import Base, TimestampMixin, UUIDPrimaryKey, VersionMixin
+from spectra.spot.agents.models import SpotActivity
 from spectra.spot.decisions.models import MLDecision, MLModel
+from spectra.spot.emergency.models import EmergencyEvent
+from spectra.spot.notifications.models import PricingAlertRule
 from spectra.spot.pricing.models import ConsolidationJob, PricingCanonical, PricingConsolidated, SpotPriceSnapshot
 
 INSTANCE_ROLES = ("PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED")
@@ -84,6 +87,9 @@ class SpotInstance(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     launched_at: Mapped[datetime | None]
     role_changed_at: Mapped[datetime | None]
     terminated_at: Mapped[datetime | None]
+    # The one stretch this instance served as PRIMARY (savings are measured against it).
+    primary_since: Mapped[datetime | None]
+    primary_until: Mapped[datetime | None]
     # Emergency tracking (v6): which notice is active, when the cloud will reclaim, where a replica boots fastest.
     notice_status: Mapped[str] = mapped_column(String(16), default="none")  # none | rebalance | termination
     notice_received_at: Mapped[datetime | None]
@@ -210,13 +216,16 @@ __all__ = [
     "Agent",
     "Command",
     "ConsolidationJob",
+    "EmergencyEvent",
     "MLDecision",
     "MLModel",
     "Notification",
     "Pool",
+    "PricingAlertRule",
     "PricingCanonical",
     "PricingConsolidated",
     "Replica",
+    "SpotActivity",
     "SpotInstance",
     "SpotPriceSnapshot",
     "SwitchEvent",
