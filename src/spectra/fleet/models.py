@@ -33,3 +33,7 @@ class Team(UUIDPrimaryKey, TimestampMixin, Base):
     cost_center: Mapped[str | None] = mapped_column(String(60))
 
     __table_args__ = (UniqueConstraint("client_id", "name"),)
+
+
+# Instances live in their own module; imported here so the registry (and Alembic) sees them.
+from spectra.fleet.instances.models import Instance, InstanceDailyCost  # noqa: E402, F401

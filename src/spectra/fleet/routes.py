@@ -1,3 +1,4 @@
+from spectra.fleet.instances.router import router as instances_router
 from spectra.fleet.router import admin_router, client_router, team_router
 
-routers = [admin_router, client_router, team_router]
+routers = [admin_router, client_router, team_router, instances_router]
