@@ -3,5 +3,13 @@ from spectra.carbon.anomalies.router import router as anomalies_router
 from spectra.carbon.migrations.router import router as migrations_router
 from spectra.carbon.optimizer.router import admin_router as latency_admin_router
 from spectra.carbon.optimizer.router import router as optimizer_router
+from spectra.carbon.rightsizing.router import router as rightsizing_router
 
-routers = [optimizer_router, latency_admin_router, migrations_router, actions_router, anomalies_router]
+routers = [
+    rightsizing_router,
+    optimizer_router,
+    latency_admin_router,
+    migrations_router,
+    actions_router,
+    anomalies_router,
+]
