@@ -103,7 +103,14 @@ def test_refresh_all(db: Session, fake: FakeInputs) -> None:
 
 def test_recommendations_path_is_not_shadowed_by_instance_detail(app) -> None:
     """`GET /api/instances/recommendations` must be routed before the fleet's `GET /api/instances/{id}`."""
-    paths = [getattr(r, "path", "") for r in app.router.routes if "GET" in (getattr(r, "methods", None) or ())]
+
+    def flatten(routes: list) -> list:
+        out: list = []
+        for route in routes:
+            out.extend(flatten(route.original_router.routes) if hasattr(route, "original_router") else [route])
+        return out
+
+    paths = [getattr(r, "path", "") for r in flatten(app.router.routes) if "GET" in (getattr(r, "methods", None) or ())]
     mine, detail = "/api/instances/recommendations", "/api/instances/{instance_id}"
     if detail in paths:
         assert paths.index(mine) < paths.index(detail), "register carbon's rightsizing router before fleet's instances"
