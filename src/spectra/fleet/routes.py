@@ -1,4 +1,5 @@
 from spectra.fleet.instances.router import router as instances_router
 from spectra.fleet.router import admin_router, client_router, team_router
+from spectra.fleet.settings.router import router as settings_router
 
-routers = [admin_router, client_router, team_router, instances_router]
+routers = [admin_router, client_router, team_router, instances_router, settings_router]
