@@ -31,6 +31,9 @@ class GlobalSettingsIn(BaseModel):
     aws_access_key_id: str | None = Field(default=None, max_length=128)
     aws_secret_access_key: str | None = Field(default=None, max_length=500)
     aws_regions: list[str] | None = Field(default=None, max_length=40, description="Regions the inventory sync reads")
+    aws_inventory_client_id: str | None = Field(
+        default=None, max_length=32, description="The client that owns the AWS account the inventory sync reads"
+    )
     intensity_providers: list[str] | None = Field(default=None, description="Live intensity providers, in order")
 
     @field_validator("aws_regions")

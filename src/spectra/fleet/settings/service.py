@@ -37,7 +37,10 @@ def _env(attr: str) -> Callable[[Settings], Any]:
 
 
 # Where a global key falls back to when the database has no value (SPECTRA_* variables).
-GLOBAL_ENV: dict[str, Callable[[Settings], Any]] = {key: _env(key) for key in GlobalSettingsIn.model_fields}
+GLOBAL_ENV: dict[str, Callable[[Settings], Any]] = {
+    key: _env(key) for key in GlobalSettingsIn.model_fields if key != "aws_inventory_client_id"
+}
+GLOBAL_ENV["aws_inventory_client_id"] = lambda _settings: None
 CLIENT_DEFAULTS: dict[str, Any] = {
     "scope1_co2e_kg_per_month": 0.0,
     "default_utilisation": 0.5,
