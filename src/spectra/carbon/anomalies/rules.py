@@ -28,7 +28,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class RuleConfig:
-    score_threshold: float = 0.7
+    score_threshold: float = 0.5  # the shared detector's alert level (≈ a 1-in-100,000 event)
     runaway_cpu_pct: float = 85.0
     runaway_min_hours: float = 1.0
     idle_cpu_pct: float = 5.0

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from spectra.capacity.detection import StreamingDetector
 from spectra.carbon.anomalies import repository
 from spectra.carbon.anomalies.models import Anomaly, AnomalySuppression
 from spectra.carbon.anomalies.rules import KINDS, pattern_key, suppressed_by
@@ -174,6 +175,12 @@ def dismiss(
 ) -> Anomaly:
     """Dismiss with a reason; the anomaly's pattern is remembered so the detector does not repeat it."""
     _close(session, anomaly, "dismissed", reason, version)
+    band = anomaly.evidence.get("series_band")
+    if anomaly.instance_id and isinstance(band, list) and len(band) == 2:
+        low, high = float(band[0]), float(band[1])
+        margin = 0.1 * max(abs(high - low), abs(high), 1e-9)
+        hours = None if anomaly.pattern.endswith(":all") else sorted(_pattern_hours(anomaly.pattern))
+        teach_detector(session, f"{SERIES_OF[anomaly.kind]}:{anomaly.instance_id}", low - margin, high + margin, hours)
     if repository.suppression(session, anomaly.client_id, anomaly.pattern) is None:
         session.add(
             AnomalySuppression(
@@ -188,6 +195,30 @@ def dismiss(
         )
         session.flush()
     return anomaly
+
+
+SERIES_OF = {"runaway_process": "cpu", "idle_waste": "cpu", "carbon_spike": "co2e", "cost_anomaly": "cost"}
+
+
+def _pattern_hours(pattern: str) -> set[int]:
+    first, last = (int(p) for p in pattern.rsplit(":", 1)[1].split("-"))
+    out, hour = {first}, first
+    while hour != last:
+        hour = (hour + 1) % 24
+        out.add(hour)
+    return out
+
+
+def teach_detector(session: Session, series: str, low: float, high: float, hours: list[int] | None) -> bool:
+    """Pass a dismissal to the shared detector of that series: values in the band are normal from now on."""
+    row = repository.detector_state(session, series)
+    if row is None or not row.state:
+        return False
+    detector = StreamingDetector.from_state(row.state)
+    detector.suppress({"low": low, "high": high, "hours": hours})
+    row.state = detector.to_state()
+    session.flush()
+    return True
 
 
 def open_idle_waste(session: Session, client_id: str, idle_since: datetime) -> list[Anomaly]:
