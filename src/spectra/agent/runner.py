@@ -1,0 +1,245 @@
+"""The agent loop: register, heartbeat, report prices, long-poll commands, execute them once, watch notices.
+
+Exactly-once execution across crashes: before acting on a command the agent records it as "executing" in its
+state file; cloud launches carry the command's request id as client token (EC2 returns the same instance
+for a repeated token, and the AWS backend also finds it by tag), so redoing an interrupted command starts
+nothing new; the "executed" report carries an Idempotency-Key, so a repeated report changes nothing either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from spectra.agent.cloud import CloudBackend, Notice
+from spectra.agent.state import StateStore
+from spectra.agent.transport import ServerClient, ServerError
+
+log = logging.getLogger("spectra.agent")
+
+AGENT_VERSION = "1.0"
+SWITCHING = {"switch", "return_to_spot", "fallback_on_demand"}
+
+
+class Agent:
+    def __init__(
+        self,
+        server: ServerClient,
+        backend: CloudBackend,
+        store: StateStore,
+        candidate_types: list[str] | None = None,
+        logical_name: str | None = None,
+        on_switch: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.server = server
+        self.backend = backend
+        self.store = store
+        self.candidate_types = candidate_types
+        self.logical_name = logical_name
+        self.on_switch = on_switch  # told the new instance id after a switch (the sim backend follows it)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.heartbeat_interval = 30.0
+        self.reported_notice: str | None = None
+        self.executed = 0
+
+    @property
+    def agent_id(self) -> str:
+        assert self.store.state.agent_id, "register() first"
+        return self.store.state.agent_id
+
+    # ------------------------------------------------------------------ protocol
+    def register(self) -> dict[str, Any]:
+        me = self.backend.identity()
+        body = {
+            "installation_id": self.store.state.installation_id,
+            "instance_id": me.instance_id,
+            "instance_type": me.instance_type,
+            "region": me.region,
+            "availability_zone": me.availability_zone,
+            "lifecycle": "spot" if me.lifecycle == "spot" else "on_demand",
+            "logical_name": self.logical_name,
+            "agent_version": AGENT_VERSION,
+        }
+        answer = self.server.request("POST", "/api/agents/register", body)
+        self.store.state.agent_id = answer["agent_id"]
+        self.store.save()
+        self.heartbeat_interval = float(answer.get("config", {}).get("heartbeat_interval_seconds") or 30)
+        return dict(answer)
+
+    def heartbeat(self) -> dict[str, Any]:
+        me = self.backend.identity()
+        answer = self.server.request(
+            "POST",
+            f"/api/agents/{self.agent_id}/heartbeat",
+            {"status": "running", "instance_id": me.instance_id, "agent_version": AGENT_VERSION},
+        )
+        self.heartbeat_interval = float(answer.get("config", {}).get("heartbeat_interval_seconds") or 30)
+        self.server.flush()  # the server is up: send what was queued while it was not
+        return dict(answer)
+
+    def report_prices(self) -> int:
+        me = self.backend.identity()
+        since = self.store.state.last_price_report_at
+        points = self.backend.spot_prices(
+            self.candidate_types or [me.instance_type], datetime.fromisoformat(since) if since else None
+        )
+        if not points:
+            return 0
+        prices = [
+            {
+                "instance_type": p.instance_type,
+                "availability_zone": p.availability_zone,
+                "region": me.region,
+                "product_description": p.product,
+                "price": float(p.price_usd_per_hour),
+                "observed_at": p.at.isoformat(),
+            }
+            for p in points
+        ]
+        newest = max(p.at for p in points)
+        key = f"prices:{self.agent_id}:{newest.isoformat()}:{len(prices)}"
+        self.server.send_or_queue(
+            "POST",
+            f"/api/agents/{self.agent_id}/pricing-report",
+            {"instance_id": me.instance_id, "prices": prices},
+            key=key,
+        )
+        self.store.state.last_price_report_at = newest.isoformat()
+        self.store.save()
+        return len(prices)
+
+    def check_notice(self) -> Notice | None:
+        notice = self.backend.notice()
+        if notice is None:
+            return None
+        marker = f"{notice.kind}:{self.backend.identity().instance_id}"
+        if marker != self.reported_notice:
+            path = "termination-notice" if notice.kind == "termination" else "rebalance-notice"
+            body: dict[str, Any] = {
+                "instance_id": self.backend.identity().instance_id,
+                "notice_time": self.clock().isoformat(),
+            }
+            if notice.deadline is not None:
+                body["termination_time"] = notice.deadline.isoformat()
+            self.server.send_or_queue("POST", f"/api/agents/{self.agent_id}/{path}", body, key=f"notice:{marker}")
+            self.reported_notice = marker
+        return notice
+
+    def pending_commands(self, wait: float = 0) -> list[dict[str, Any]]:
+        answer = self.server.request(
+            "GET", f"/api/agents/{self.agent_id}/pending-commands", params={"wait": wait}, timeout=wait + 10
+        )
+        return list(answer or [])
+
+    # ------------------------------------------------------------------ commands
+    def execute(self, command: dict[str, Any]) -> dict[str, Any]:
+        cid = command["id"]
+        done = self.store.state.commands.get(cid, "")
+        if done.startswith("executed:"):
+            result = json.loads(done.split(":", 1)[1])  # executed before a crash: only the report is missing
+        else:
+            self.store.state.commands[cid] = "executing"
+            self.store.save()
+            try:
+                result = {"success": True, "result": self._act(command)}
+            except Exception as exc:
+                log.exception("command %s (%s) failed", cid, command.get("command_type"))
+                result = {"success": False, "result": {}, "message": str(exc)[:500]}
+            self.store.state.commands[cid] = "executed:" + json.dumps(result)
+            self.store.save()
+        self.server.send_or_queue(
+            "POST", f"/api/agents/{self.agent_id}/commands/{cid}/executed", result, key=f"executed:{cid}"
+        )
+        self.executed += 1
+        return result
+
+    def _act(self, command: dict[str, Any]) -> dict[str, Any]:
+        kind = command["command_type"]
+        payload = command.get("payload") or {}
+        token = command.get("request_id") or command["id"]
+        me = self.backend.identity()
+        if kind in SWITCHING or kind == "create_replica":
+            target = payload.get("target") or {}
+            lifecycle = (
+                "on-demand" if kind == "fallback_on_demand" or command.get("target_mode") == "on_demand" else "spot"
+            )
+            started = time.monotonic()
+            new_id = self.backend.launch(
+                target.get("instance_type") or me.instance_type,
+                target.get("availability_zone") or me.availability_zone,
+                lifecycle,
+                token,
+            )
+            boot = payload.get("boot_seconds_hint")
+            result: dict[str, Any] = {
+                "instance_type": target.get("instance_type") or me.instance_type,
+                "availability_zone": target.get("availability_zone") or me.availability_zone,
+                "lifecycle": lifecycle.replace("-", "_"),
+                "boot_seconds": boot if boot is not None else round(time.monotonic() - started, 3),
+            }
+            if kind == "create_replica":
+                result["instance_id"] = new_id
+                return result
+            result.update({"new_instance_id": new_id, "old_instance_id": me.instance_id})
+            if self.on_switch:
+                self.on_switch(new_id)
+            if payload.get("terminate_old", True) and me.instance_id != new_id:
+                self.backend.terminate(me.instance_id)
+            return result
+        if kind == "promote_replica":
+            new_primary = payload.get("new_primary") or payload.get("instance_id")
+            if new_primary and self.on_switch:
+                self.on_switch(str(new_primary))
+            return {"promoted": new_primary}
+        if kind in ("terminate", "cleanup"):
+            ids = payload.get("cloud_instance_ids") or [payload.get("cloud_instance_id") or payload.get("instance_id")]
+            terminated = [i for i in ids if i]
+            for instance_id in terminated:
+                self.backend.terminate(str(instance_id))
+            return {"terminated": terminated}
+        raise ValueError(f"unknown command type {kind!r}")
+
+    # ------------------------------------------------------------------ loop
+    def run(self, stop: threading.Event, price_interval: float = 300.0, poll_wait: float = 20.0) -> None:
+        """Run until `stop` is set: long-polls commands and interleaves heartbeats, prices and notices."""
+        if not self.store.state.agent_id:
+            self.register()
+        self.resume()
+        next_heartbeat = next_prices = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            try:
+                if now >= next_heartbeat:
+                    self.heartbeat()
+                    next_heartbeat = now + self.heartbeat_interval
+                if now >= next_prices:
+                    self.report_prices()
+                    next_prices = now + price_interval
+                self.check_notice()
+                wait = max(0.0, min(poll_wait, next_heartbeat - time.monotonic(), 5.0))
+                for command in self.pending_commands(wait):
+                    self.execute(command)
+            except ServerError as exc:
+                log.error("server refused a request: %s", exc)
+                stop.wait(1.0)
+            except Exception as exc:
+                log.warning("agent loop error (%s); retrying", exc)
+                stop.wait(self.server.backoff(3))
+
+    def resume(self) -> None:
+        """After a restart: report commands that executed but whose report may not have been sent."""
+        for cid, state in list(self.store.state.commands.items()):
+            if state.startswith("executed:"):
+                self.server.send_or_queue(
+                    "POST",
+                    f"/api/agents/{self.agent_id}/commands/{cid}/executed",
+                    json.loads(state.split(":", 1)[1]),
+                    key=f"executed:{cid}",
+                )
+        self.server.flush()
