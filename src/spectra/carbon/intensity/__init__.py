@@ -1,0 +1,1 @@
+"""Grid carbon intensity: parsing of exports, storage, forecast."""
