@@ -1,0 +1,173 @@
+"""Agent protocol routes (v5 paths) and a client's view of its agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, status
+
+from spectra.core.auth import CallerDep
+from spectra.core.clock import clock
+from spectra.core.db import SessionDep
+from spectra.core.errors import PROBLEM_RESPONSES
+from spectra.spot.agents import service
+from spectra.spot.agents.schemas import (
+    AgentConfig,
+    AgentConfigUpdate,
+    AgentOut,
+    AgentRegister,
+    CleanupReport,
+    Heartbeat,
+    HeartbeatOut,
+    InstanceTermination,
+    PricingReport,
+    PricingReportOut,
+    RegisterOut,
+    SwitchEventOut,
+    SwitchReport,
+    TerminationReport,
+)
+from spectra.spot.commands import service as commands
+from spectra.spot.commands.schemas import CommandOut, SwitchRequest
+from spectra.spot.instances import repository as inst_repo
+from spectra.spot.instances import service as instances
+
+router = APIRouter(prefix="/api/agents", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
+client_router = APIRouter(prefix="/api/client", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/register", response_model=RegisterOut)
+def register(body: AgentRegister, caller: CallerDep, session: SessionDep) -> RegisterOut:
+    """Register an agent installation. The same `installation_id` gets the same agent back; a new
+    installation (or none given) always gets a new agent id."""
+    agent, inst, created = service.register(session, caller, body, clock.now())
+    return RegisterOut(
+        agent_id=agent.id,
+        created=created,
+        instance_id=inst.id,
+        role=inst.role,
+        config=AgentConfig.model_validate(agent),
+        agent=AgentOut.model_validate(agent),
+    )
+
+
+@router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
+def heartbeat(agent_id: str, body: Heartbeat, caller: CallerDep, session: SessionDep) -> HeartbeatOut:
+    """Heartbeat; answers with the agent's current config and how many commands wait for it."""
+    agent = instances.get_agent(session, agent_id, caller)
+    now = clock.now()
+    missed, pending = service.heartbeat(session, agent, body, now)
+    return HeartbeatOut(
+        agent_id=agent.id,
+        status=agent.status,
+        server_time=now,
+        missed_since_last=missed,
+        pending_commands=pending,
+        config=AgentConfig.model_validate(agent),
+    )
+
+
+@router.get("/{agent_id}/config", response_model=AgentConfig)
+def get_config(agent_id: str, caller: CallerDep, session: SessionDep) -> AgentConfig:
+    """The agent's configuration (auto-switch, manual replica mode, termination policy, heartbeat interval)."""
+    return AgentConfig.model_validate(instances.get_agent(session, agent_id, caller))
+
+
+@router.patch("/{agent_id}/config", response_model=AgentOut)
+def update_config(agent_id: str, body: AgentConfigUpdate, caller: CallerDep, session: SessionDep) -> AgentOut:
+    """Change the configuration (send the version you read). Auto-switch and manual replica mode exclude each other."""
+    agent = instances.get_agent(session, agent_id, caller)
+    return AgentOut.model_validate(service.update_config(session, agent, body))
+
+
+@router.get("/{agent_id}", response_model=AgentOut)
+def get_agent(agent_id: str, caller: CallerDep, session: SessionDep) -> AgentOut:
+    """One agent."""
+    return AgentOut.model_validate(instances.get_agent(session, agent_id, caller))
+
+
+@router.get("/{agent_id}/instances-to-terminate")
+def instances_to_terminate(agent_id: str, caller: CallerDep, session: SessionDep) -> list[dict[str, Any]]:
+    """ZOMBIE instances past the grace period and released replicas the agent should terminate."""
+    agent = instances.get_agent(session, agent_id, caller)
+    return service.instances_to_terminate(session, agent, clock.now())
+
+
+@router.post("/{agent_id}/termination-report")
+def termination_report(
+    agent_id: str, body: TerminationReport, caller: CallerDep, session: SessionDep
+) -> dict[str, Any]:
+    """The agent terminated these instances (ZOMBIEs, released replicas): each becomes TERMINATED."""
+    agent = instances.get_agent(session, agent_id, caller)
+    results = service.terminated(session, agent, body.instance_ids, body.reason or "terminated by agent", clock.now())
+    return {"results": results}
+
+
+@router.post("/{agent_id}/termination")
+def termination(agent_id: str, body: InstanceTermination, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """The cloud terminated one of the agent's instances; a PRIMARY is replaced at once (replica or on-demand)."""
+    agent = instances.get_agent(session, agent_id, caller)
+    now = body.terminated_at or clock.now()
+    return service.own_instance_terminated(
+        session, agent, body.instance_id, body.reason or "terminated by the cloud", now
+    )
+
+
+@router.post("/{agent_id}/cleanup-report")
+def cleanup_report(agent_id: str, body: CleanupReport, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """What a cleanup pass removed (instances, volumes, snapshots) and what failed."""
+    agent = instances.get_agent(session, agent_id, caller)
+    return service.cleanup_report(session, agent, body, clock.now())
+
+
+@router.get("/{agent_id}/replica-config")
+def replica_config(agent_id: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """How many replicas to keep, where a new one should go, and the open ones."""
+    return service.replica_config(session, instances.get_agent(session, agent_id, caller))
+
+
+@router.post("/{agent_id}/issue-switch-command", response_model=CommandOut, status_code=status.HTTP_202_ACCEPTED)
+def issue_switch_command(agent_id: str, body: SwitchRequest, caller: CallerDep, session: SessionDep) -> CommandOut:
+    """Queue a switch of the agent's PRIMARY to a pool (or to on-demand). Idempotent by `X-Request-ID`;
+    one switch per agent at a time (409 while one is in flight)."""
+    agent = instances.get_agent(session, agent_id, caller)
+    cmd, _ = commands.request_switch(
+        session,
+        agent,
+        target_pool_id=body.pool(),
+        target_mode=body.mode(),
+        reason=body.reason,
+        issued_by="admin" if caller.is_admin else "user",
+    )
+    return CommandOut.model_validate(cmd)
+
+
+@router.get("/{agent_id}/statistics")
+def statistics(agent_id: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    """Switches, downtime p95, savings, heartbeat miss rate, instances by role."""
+    return service.statistics(session, instances.get_agent(session, agent_id, caller), clock.now())
+
+
+@router.post("/{agent_id}/pricing-report", response_model=PricingReportOut)
+def pricing_report(agent_id: str, body: PricingReport, caller: CallerDep, session: SessionDep) -> PricingReportOut:
+    """A batch of observed spot prices (up to 5000), staged for consolidation; pools' latest prices update."""
+    agent = instances.get_agent(session, agent_id, caller)
+    accepted, pools, alerts = service.pricing_report(session, agent, body, clock.now())
+    return PricingReportOut(accepted=accepted, pools=pools, alerts_triggered=alerts)
+
+
+@router.post("/{agent_id}/switch-report", response_model=SwitchEventOut)
+def switch_report(agent_id: str, body: SwitchReport, caller: CallerDep, session: SessionDep) -> SwitchEventOut:
+    """The agent finished a switch: the new instance becomes PRIMARY, the old one a ZOMBIE. Repeats are no-ops."""
+    agent = instances.get_agent(session, agent_id, caller)
+    event = commands.complete_switch(session, agent, body.model_dump(mode="python", exclude_none=True), clock.now())
+    return SwitchEventOut.model_validate(event)
+
+
+@client_router.get("/{client_id}/agents", response_model=list[AgentOut])
+def client_agents(
+    client_id: str, caller: CallerDep, session: SessionDep, status: str | None = Query(default=None)
+) -> list[AgentOut]:
+    """The client's agents (online, stale, offline, replaced)."""
+    scope = caller.scope_client_id(client_id)
+    return [AgentOut.model_validate(a) for a in inst_repo.list_agents(session, scope, status)]

@@ -1,0 +1,67 @@
+"""Command routes: pending commands (long-poll) and the agent's execution report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from spectra.core.auth import Caller, CallerDep
+from spectra.core.clock import clock
+from spectra.core.db import SessionDep, session_scope
+from spectra.core.errors import PROBLEM_RESPONSES
+from spectra.core.events import broker, poll_interval_seconds
+from spectra.spot.commands import service
+from spectra.spot.commands.schemas import CommandAck, CommandExecuted, CommandOut
+from spectra.spot.instances import service as instances
+
+router = APIRouter(prefix="/api/agents", tags=["spot: commands"], responses=PROBLEM_RESPONSES)
+
+MAX_WAIT_SECONDS = 60.0
+
+
+def _take(caller: Caller, agent_id: str) -> list[CommandOut]:
+    with session_scope() as session:
+        agent = instances.get_agent(session, agent_id, caller)
+        return [CommandOut.model_validate(c) for c in service.take_deliverable(session, agent, clock.now())]
+
+
+@router.get("/{agent_id}/pending-commands", response_model=list[CommandOut])
+async def pending_commands(
+    agent_id: str,
+    caller: CallerDep,
+    session: SessionDep,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_SECONDS, description="Long-poll: hold up to this many seconds for a command")
+    ] = 0,
+) -> list[CommandOut]:
+    """Commands for the agent, highest priority first (marked delivered). With `wait`, the request is held
+    until a command is issued (it arrives within a second of being issued) or the wait runs out."""
+    await run_in_threadpool(session.close)  # hold no database connection while waiting
+    deadline = time.monotonic() + wait
+    while True:
+        remaining = deadline - time.monotonic()
+        # Register as a waiter before looking, so a command committed in between still wakes us.
+        waiter = asyncio.ensure_future(broker.wait(max(0.0, min(remaining, poll_interval_seconds()))))
+        await asyncio.sleep(0)
+        found = await run_in_threadpool(_take, caller, agent_id)
+        if found or remaining <= 0:
+            waiter.cancel()
+            return found
+        await waiter
+
+
+@router.post("/{agent_id}/commands/{command_id}/executed", response_model=CommandAck)
+def command_executed(
+    agent_id: str, command_id: str, body: CommandExecuted, caller: CallerDep, session: SessionDep
+) -> CommandAck:
+    """Report a command's outcome. Reporting twice records it once and changes nothing the second time."""
+    agent = instances.get_agent(session, agent_id, caller)
+    result = dict(body.result)
+    if body.message:
+        result.setdefault("message", body.message)
+    cmd, changed = service.mark_executed(session, agent, command_id, body.success, result, clock.now())
+    return CommandAck(command=CommandOut.model_validate(cmd), changed=changed)

@@ -1,0 +1,5 @@
+"""Periodic jobs of the spot domain (each sub-package declares its own)."""
+
+from spectra.spot.agents import tasks as agent_tasks
+
+__all__ = ["agent_tasks"]
