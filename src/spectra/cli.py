@@ -14,9 +14,7 @@ import typer
 
 from spectra.core.config import ConfigError, get_settings, reset_settings_cache
 
-app = typer.Typer(
-    help="Spectra: cost, carbon and capacity control plane for cloud fleets.", no_args_is_help=True
-)
+app = typer.Typer(help="Spectra: cost, carbon and capacity control plane for cloud fleets.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema: upgrade to the latest migration, or reset.", no_args_is_help=True)
 client_app = typer.Typer(help="Tenants (clients): create, list, regenerate a token.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Periodic jobs: list them or run one now.", no_args_is_help=True)
@@ -50,9 +48,7 @@ def _print_new_admin_token() -> None:
         typer.echo("=" * 72)
         typer.echo("Spectra generated an admin token. It is shown ONCE; only its hash is stored:")
         typer.echo(f"    {token}")
-        typer.echo(
-            "Set SPECTRA_ADMIN_TOKEN to choose your own, or `spectra admin-token rotate` for a new one."
-        )
+        typer.echo("Set SPECTRA_ADMIN_TOKEN to choose your own, or `spectra admin-token rotate` for a new one.")
         typer.echo("=" * 72)
 
 
@@ -288,6 +284,79 @@ def demo(
     if summary.get("seeded"):
         typer.echo("first boot: demo data seeded")
     serve(host=None, port=port, workers=1, scheduler=True)
+
+
+agent_app = typer.Typer(help="The agent that runs on each instance (AWS or the simulated cloud).", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.command("run")
+def agent_run(
+    server: Annotated[str, typer.Option(help="Spectra server URL, e.g. https://spectra.example.com")],
+    token: Annotated[str, typer.Option(help="The client's API token", envvar="SPECTRA_AGENT_TOKEN")],
+    cloud: Annotated[str, typer.Option(help="aws | sim")] = "aws",
+    state: Annotated[Path, typer.Option(help="Local state file (agent id, outbox)")] = Path("var/agent-state.json"),
+    imds: Annotated[str, typer.Option(help="Instance metadata service endpoint (aws)")] = "http://169.254.169.254",
+    prices: Annotated[Path | None, typer.Option(help="sim: replay this describe-spot-price-history file")] = None,
+    price_interval: Annotated[float, typer.Option(help="Seconds between price reports")] = 300.0,
+) -> None:
+    """Register (or resume), heartbeat, report prices, execute commands, report interruption notices."""
+    from datetime import UTC, datetime
+
+    from spectra.agent.runner import Agent
+    from spectra.agent.state import StateStore
+    from spectra.agent.transport import ServerClient
+
+    store = StateStore(state)
+    client = ServerClient(server, token, store)
+    if cloud == "aws":
+        from spectra.agent.aws import AwsBackend
+
+        backend: object = AwsBackend(imds)
+        agent = Agent(client, backend, store)  # type: ignore[arg-type]
+    elif cloud == "sim":
+        from spectra.agent.sim import SimBackend
+        from spectra.sim.fleet import build_market
+
+        market = build_market(datetime.now(UTC), prices=prices)
+        instance = market.cloud.launch(market.pools[0], "spot", client_token=store.state.installation_id)
+        sim_backend = SimBackend(market.cloud, instance.id)
+
+        def follow(new_id: str) -> None:
+            sim_backend.instance_id = new_id
+
+        agent = Agent(client, sim_backend, store, on_switch=follow)
+    else:
+        raise typer.BadParameter("--cloud must be aws or sim")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    agent.run(stop, price_interval=price_interval)
+
+
+@agent_app.command("fleet")
+def agent_fleet(
+    server: Annotated[str, typer.Option(help="Spectra server URL")],
+    token: Annotated[list[str], typer.Option(help="Client token(s); agents are spread over them")],
+    agents: Annotated[int, typer.Option(help="How many simulated instances, one agent each")] = 10,
+    prices: Annotated[Path | None, typer.Option(help="Replay this describe-spot-price-history file")] = None,
+    state_dir: Annotated[Path, typer.Option(help="Folder of the agents' state files")] = Path("var/sim-agents"),
+) -> None:
+    """Run a simulated fleet (many agents in one process) against a server; time follows its clock."""
+    from datetime import UTC, datetime
+
+    from spectra.sim.fleet import SimFleet, build_market
+
+    market = build_market(datetime.now(UTC), prices=prices)
+    fleet = SimFleet(server, token, market, state_dir, agents)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    fleet.start()
+    label = "synthetic prices" if market.synthetic else f"prices from {prices}"
+    typer.echo(f"{agents} simulated agents running against {server} ({label}); Ctrl-C stops")
+    stop.wait()
+    fleet.shutdown()
 
 
 def _register_domain_commands() -> None:
