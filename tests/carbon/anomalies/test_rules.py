@@ -78,3 +78,12 @@ def test_pattern_keys_and_suppression() -> None:
     assert suppressed_by("carbon_spike:i-1:02-04", [key]) is None
     # Spans wrapping midnight.
     assert suppressed_by("runaway_process:i-1:23-01", ["runaway_process:i-1:22-01"]) is not None
+
+
+def test_spike_needs_the_detector_somewhere_in_the_run() -> None:
+    values = np.array([100.0] * 30 + [300.0, 320.0, 310.0] + [100.0] * 3)
+    scores = np.zeros_like(values)
+    assert find_spikes("cost_anomaly", values, scores, 1.0, CFG, "usd") == []
+    scores[30] = 1.0  # the detector flags only the edge of the episode (later points are damped)
+    found = find_spikes("cost_anomaly", values, scores, 1.0, CFG, "usd")
+    assert [(f.start, f.end) for f in found] == [(30, 32)]

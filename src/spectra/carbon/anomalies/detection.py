@@ -8,6 +8,7 @@ recent window (it is a long-run property, not a surprise).
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,10 +25,16 @@ from spectra.core.errors import SpectraError
 
 FIRST_LOOKBACK = timedelta(days=30)
 IDLE_LOOKBACK = timedelta(days=3)
-# Daily series (billed cost) have too few points for the default warm-up: learn from a month instead.
-DAILY_CONFIG = DetectorConfig(
-    history=90, min_history=7, likelihood_history=365, likelihood_warmup=14, average_window=1, refractory=2
-)
+
+
+def _daily_config() -> DetectorConfig:
+    """Daily series (billed cost) have too few points for the default warm-up: learn from a month."""
+    wanted = {
+        "history": 90, "min_history": 7, "average_window": 1, "refractory": 2,
+        "rarity_history": 365, "rarity_warmup": 14, "likelihood_history": 365, "likelihood_warmup": 14,
+    }  # fmt: skip
+    names = {f.name for f in fields(DetectorConfig)}
+    return replace(DetectorConfig(), **{k: v for k, v in wanted.items() if k in names})
 
 
 def _load(
@@ -40,7 +47,7 @@ def _load(
     if row.state:
         detector = StreamingDetector.from_state(row.state)
     else:
-        detector = StreamingDetector(DAILY_CONFIG if step_hours >= 24 else None)
+        detector = StreamingDetector(_daily_config() if step_hours >= 24 else None)
     return row, detector
 
 

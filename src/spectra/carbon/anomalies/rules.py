@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from spectra.capacity.detection import DetectorConfig
+
 KINDS = ("runaway_process", "idle_waste", "carbon_spike", "cost_anomaly")
 
 
@@ -28,7 +30,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class RuleConfig:
-    score_threshold: float = 0.5  # the shared detector's alert level (≈ a 1-in-100,000 event)
+    score_threshold: float = field(default_factory=lambda: DetectorConfig().alert_level)  # the detector's alert level
     runaway_cpu_pct: float = 85.0
     runaway_min_hours: float = 1.0
     idle_cpu_pct: float = 5.0
@@ -108,7 +110,7 @@ def find_idle(cpu: np.ndarray, step_hours: float, cfg: RuleConfig) -> list[Findi
 def find_spikes(
     kind: str, values: np.ndarray, scores: np.ndarray, step_hours: float, cfg: RuleConfig, unit: str
 ) -> list[Finding]:
-    """Runs where the series is ≥ spike_ratio × its trailing median and the detector agrees."""
+    """Runs where the series is ≥ spike_ratio × its trailing median and the detector flags the run."""
     n = values.size
     if n == 0:
         return []
@@ -120,9 +122,12 @@ def find_spikes(
         if past.size >= 3:
             baseline[i] = float(np.median(past))
     with np.errstate(invalid="ignore", divide="ignore"):
-        high = (values >= cfg.spike_ratio * baseline) & (baseline > 0) & (scores >= cfg.score_threshold)
+        high = (values >= cfg.spike_ratio * baseline) & (baseline > 0)
+    flagged = scores >= cfg.score_threshold
     out = []
     for start, end in runs(high, _samples(cfg.spike_min_hours, step_hours)):
+        if not flagged[start : end + 1].any():
+            continue  # far above the median, but the detector has seen this often enough to call it normal
         seg = values[start : end + 1]
         base = float(np.nanmedian(baseline[start : end + 1]))
         out.append(
@@ -139,8 +144,8 @@ def find_spikes(
                     "ratio": round(float(np.nanmean(seg)) / base, 3) if base > 0 else None,
                     "excess": round(float(np.nansum(seg - base)), 4),
                     "hours": round((end - start + 1) * step_hours, 2),
-                    "rule": f"≥ {cfg.spike_ratio:g} × trailing 24 h median and detector score ≥ "
-                    f"{cfg.score_threshold:g}",
+                    "rule": f"≥ {cfg.spike_ratio:g} × trailing 24 h median, detector score ≥ "
+                    f"{cfg.score_threshold:g} in the run",
                 },
             )
         )
