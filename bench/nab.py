@@ -1,0 +1,218 @@
+"""NAB benchmark of Spectra's streaming anomaly detector (the one shared by capacity and carbon).
+
+    python bench/nab.py --data-dir DIR --out RESULTS_DIR [--labels combined_windows.json]
+                        [--published per_file_scores_selected.csv]
+
+Runs the detector over every CSV below DIR (NAB format `timestamp,value`), writes one results file per data
+file in NAB's results layout (RESULTS_DIR/<detector>/<category>/<detector>_<file>.csv, columns
+timestamp,value,anomaly_score,label) so NAB's official scorer can read them, and, when labels are given,
+scores them with NAB's three profiles (bench/nab_scoring.py). A windowed-Gaussian detector (NAB's own
+simple baseline) runs in the same pass for a ratio; published per-file scores of other detectors (when the
+file exists and covers the same data files) are summed and normalised the same way for comparison.
+Last line of output: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import nab_scoring as ns  # noqa: E402
+from spectra.capacity.detection import StreamingDetector  # noqa: E402
+
+DETECTOR = "spectra"
+BASELINE = "windowedGaussian"
+DEFAULT_PUBLISHED = ROOT / ".." / "shared" / "data" / "nab" / "results" / "per_file_scores_selected.csv"
+
+
+def read_series(path: Path) -> tuple[list[str], np.ndarray]:
+    timestamps: list[str] = []
+    values: list[float] = []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            timestamps.append(row["timestamp"])
+            values.append(float(row["value"]) if row["value"] not in ("", "nan", "NaN") else math.nan)
+    return timestamps, np.asarray(values, dtype=float)
+
+
+def windowed_gaussian(values: np.ndarray, window: int = 6400, step: int = 100) -> np.ndarray:
+    """NAB's windowedGaussian baseline: tail probability of the value under the sliding window's Gaussian."""
+    out = np.zeros(values.size)
+    buffer: deque[float] = deque(maxlen=window)
+    mean, std = 0.0, 1.0
+    for i, value in enumerate(values):
+        if len(buffer) >= 2 and (i % step == 0 or len(buffer) < step):
+            arr = np.fromiter(buffer, dtype=float, count=len(buffer))
+            mean, std = float(arr.mean()), float(arr.std()) or 1e-6
+        if len(buffer) >= 2 and math.isfinite(value):
+            z = (value - mean) / std
+            out[i] = 1.0 - 0.5 * math.erfc(abs(z) / math.sqrt(2.0))
+        if math.isfinite(value):
+            buffer.append(float(value))
+    return out
+
+
+def write_results(
+    path: Path, timestamps: list[str], values: np.ndarray, scores: np.ndarray, labels: np.ndarray
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["timestamp", "value", "anomaly_score", "label"])
+        for t, v, s, lab in zip(timestamps, values, scores, labels, strict=True):
+            writer.writerow([t, repr(float(v)), f"{float(s):.6f}", int(lab)])
+
+
+def published_scores(path: Path, files: set[str], windows: int) -> dict[str, dict[str, float]]:
+    """Other detectors' published per-file raw scores, normalised over exactly these files (if all present)."""
+    if not path.is_file():
+        return {}
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["File"] in files:
+                key = (row["Detector"], row["Profile"])
+                sums[key] += float(row["Score"])
+                seen[key].add(row["File"])
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (detector, profile), raw in sums.items():
+        if seen[(detector, profile)] != files or profile not in ns.PROFILES:
+            continue
+        weights = ns.PROFILES[profile]
+        null = -weights.fn_weight * windows
+        out[detector][profile] = round(ns.normalise(raw, null, windows * weights.tp_weight), 2)
+    return dict(out)
+
+
+def plot(out: Path, per_file: dict[str, dict[str, float]], example: tuple[str, np.ndarray, np.ndarray, list]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(per_file)
+    fig, axes = plt.subplots(2, 1, figsize=(11, 8))
+    x = np.arange(len(names))
+    axes[0].bar(x - 0.2, [per_file[n][DETECTOR] for n in names], 0.4, label=DETECTOR)
+    axes[0].bar(x + 0.2, [per_file[n][BASELINE] for n in names], 0.4, label=BASELINE)
+    axes[0].set_xticks(x, [Path(n).stem[:24] for n in names], rotation=60, ha="right", fontsize=7)
+    axes[0].set_ylabel("raw NAB score (standard)")
+    axes[0].legend()
+    name, values, scores, spans = example
+    axes[1].plot(values, lw=0.6, label="value")
+    twin = axes[1].twinx()
+    twin.plot(scores, lw=0.6, color="tab:red", label="anomaly score")
+    for left, right in spans:
+        axes[1].axvspan(left, right, color="orange", alpha=0.2)
+    axes[1].set_title(f"{name}: value, {DETECTOR} score, label windows")
+    fig.tight_layout()
+    fig.savefig(out / "nab.png", dpi=90)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nab")
+    parser.add_argument("--labels", type=Path, default=None, help="NAB combined_windows.json")
+    parser.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED)
+    args = parser.parse_args()
+
+    windows = ns.load_windows(args.labels) if args.labels else {}
+    started = time.perf_counter()
+    ours: list[ns.FileInput] = []
+    baseline: list[ns.FileInput] = []
+    examples = []
+    points = 0
+    detect_seconds = 0.0
+    for path in sorted(args.data_dir.rglob("*.csv")):
+        rel = path.relative_to(args.data_dir).as_posix()
+        timestamps, values = read_series(path)
+        parsed = ns.parse_timestamps(timestamps)
+        spans = ns.window_indices(parsed, windows.get(rel, []))
+        t0 = time.perf_counter()
+        scores = StreamingDetector().score_series(values)
+        detect_seconds += time.perf_counter() - t0
+        points += values.size
+        category = path.parent.relative_to(args.data_dir).as_posix()
+        labels = ns.window_labels(values.size, spans)
+        write_results(args.out / DETECTOR / category / f"{DETECTOR}_{path.name}", timestamps, values, scores, labels)
+        gaussian = windowed_gaussian(values)
+        write_results(args.out / BASELINE / category / f"{BASELINE}_{path.name}", timestamps, values, gaussian, labels)
+        ours.append(ns.FileInput(rel, scores, spans))
+        baseline.append(ns.FileInput(rel, gaussian, spans))
+        examples.append((rel, values, scores, spans))
+
+    result: dict[str, object] = {
+        "detector": DETECTOR,
+        "files": len(ours),
+        "points": points,
+        "detector_us_per_point": round(1e6 * detect_seconds / max(points, 1), 2),
+        "results_dir": str(args.out),
+    }
+    report = [f"# NAB benchmark: {DETECTOR} detector", ""]
+    if windows and ours:
+        n_windows = sum(len(f.spans) for f in ours)
+        result["windows"] = n_windows
+        per_file: dict[str, dict[str, float]] = {}
+        for profile_name, profile in ns.PROFILES.items():
+            mine = ns.score_corpus(ours, profile)
+            base = ns.score_corpus(baseline, profile)
+            result[profile_name] = round(float(mine["normalised"]), 2)  # type: ignore[arg-type]
+            result[f"{BASELINE}_{profile_name}"] = round(float(base["normalised"]), 2)  # type: ignore[arg-type]
+            if profile_name == "standard":
+                result["threshold"] = mine["threshold"]
+                for name, row in mine["files"].items():  # type: ignore[attr-defined]
+                    per_file[name] = {DETECTOR: row["score"], BASELINE: base["files"][name]["score"]}  # type: ignore[index]
+        published = published_scores(args.published, {f.name for f in ours}, n_windows)
+        if published:
+            result["published_standard"] = {d: p.get("standard") for d, p in sorted(published.items())}
+            htm = published.get("numenta", {}).get("standard")
+            if htm is not None:
+                result["htm_standard"] = htm
+                result["ratio_vs_htm"] = round(float(result["standard"]) / htm, 3) if htm else None  # type: ignore[arg-type]
+        base_std = float(result[f"{BASELINE}_standard"])  # type: ignore[arg-type]
+        result["ratio_vs_windowed_gaussian"] = round(float(result["standard"]) / base_std, 3) if base_std else None  # type: ignore[arg-type]
+        report += [
+            f"{len(ours)} files, {n_windows} label windows, {points} points; one threshold per detector chosen by "
+            "NAB's optimiser over these files; scores normalised so null = 0 and perfect = 100.",
+            "",
+            "| detector | standard | reward low FP | reward low FN |",
+            "|---|---|---|---|",
+            f"| {DETECTOR} | {result['standard']} | {result['reward_low_FP_rate']} | {result['reward_low_FN_rate']} |",
+            f"| {BASELINE} (same run) | {result[f'{BASELINE}_standard']} | {result[f'{BASELINE}_reward_low_FP_rate']} "
+            f"| {result[f'{BASELINE}_reward_low_FN_rate']} |",
+        ]
+        for detector, profiles in sorted(published.items()):
+            report.append(
+                f"| {detector} (published per-file scores, its corpus-wide threshold) | {profiles.get('standard')} "
+                f"| {profiles.get('reward_low_FP_rate')} | {profiles.get('reward_low_FN_rate')} |"
+            )
+        report += ["", "Per file (raw standard score):", "", f"| file | {DETECTOR} | {BASELINE} |", "|---|---|---|"]
+        report += [f"| {n} | {v[DETECTOR]:.3f} | {v[BASELINE]:.3f} |" for n, v in per_file.items()]
+        args.out.mkdir(parents=True, exist_ok=True)
+        best = max(examples, key=lambda e: len(e[3]))
+        plot(args.out, per_file, best)
+        report += ["", "![per-file scores](nab.png)"]
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "nab.md").write_text("\n".join(report) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Capacity: metric collection, saturation forecasts, alerts and the shared anomaly detector."""
