@@ -18,3 +18,7 @@ __all__ = [
     "OptimizationAction",
     "RightsizingRecommendation",
 ]
+
+# Accounting: stored emissions and team budgets.
+from spectra.carbon.budgets.models import BudgetNotice, TeamBudget  # noqa: F401
+from spectra.carbon.emissions.models import EmissionRollupDay, InstanceEmissionDay  # noqa: F401

@@ -13,3 +13,8 @@ routers = [
     actions_router,
     anomalies_router,
 ]
+
+# Accounting: budgets, dashboard, reports.
+from spectra.carbon.budgets.router import router as budgets_router  # noqa: E402
+
+routers += [budgets_router]

@@ -78,6 +78,14 @@ def by_provider_ids(session: Session, provider: str, provider_ids: Iterable[str]
     return list(session.scalars(select(Instance).where(Instance.provider == provider, Instance.provider_id.in_(ids))))
 
 
+def by_ids(session: Session, instance_ids: Iterable[str]) -> list[Instance]:
+    ids = list(dict.fromkeys(instance_ids))
+    out: list[Instance] = []
+    for i in range(0, len(ids), 500):  # keep IN lists of a portable size
+        out.extend(session.scalars(select(Instance).where(Instance.id.in_(ids[i : i + 500]))))
+    return out
+
+
 def active_between(session: Session, client_id: str | None, start: datetime, end: datetime) -> list[Instance]:
     """Instances that may have run inside [start, end): launched before end, not gone before start."""
     stmt = select(Instance).where(

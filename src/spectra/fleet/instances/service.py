@@ -192,5 +192,9 @@ def active_between(session: Session, client_id: str | None, start: datetime, end
     return repository.active_between(session, client_id, start, end)
 
 
+def instances_by_ids(session: Session, instance_ids: Iterable[str]) -> dict[str, Instance]:
+    return {i.id: i for i in repository.by_ids(session, instance_ids)}
+
+
 def instances_by_provider_ids(session: Session, provider: str, provider_ids: Iterable[str]) -> list[Instance]:
     return repository.by_provider_ids(session, provider, provider_ids)

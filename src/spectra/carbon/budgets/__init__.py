@@ -1,0 +1,1 @@
+"""Team quarterly carbon budgets: consumption, projection, status, threshold notices, chargeback CSV."""
