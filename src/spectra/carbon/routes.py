@@ -1,5 +1,6 @@
 from spectra.carbon.actions.router import router as actions_router
 from spectra.carbon.anomalies.router import router as anomalies_router
+from spectra.carbon.automation.router import router as automation_router
 from spectra.carbon.migrations.router import router as migrations_router
 from spectra.carbon.optimizer.router import admin_router as latency_admin_router
 from spectra.carbon.optimizer.router import router as optimizer_router
@@ -12,9 +13,5 @@ routers = [
     migrations_router,
     actions_router,
     anomalies_router,
+    automation_router,
 ]
-
-# Accounting: budgets, dashboard, reports.
-from spectra.carbon.budgets.router import router as budgets_router  # noqa: E402
-
-routers += [budgets_router]
