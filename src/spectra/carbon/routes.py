@@ -15,3 +15,8 @@ routers = [
     anomalies_router,
     automation_router,
 ]
+
+# Accounting: budgets, dashboard, reports.
+from spectra.carbon.budgets.router import router as budgets_router  # noqa: E402
+
+routers += [budgets_router]
