@@ -144,7 +144,7 @@ class Agent:
         if done.startswith("executed:"):
             result = json.loads(done.split(":", 1)[1])  # executed before a crash: only the report is missing
         else:
-            self.store.state.commands[cid] = "executing"
+            self.store.state.commands[cid] = "executing:" + json.dumps(command, default=str)
             self.store.save()
             try:
                 result = {"success": True, "result": self._act(command)}
@@ -233,9 +233,12 @@ class Agent:
                 stop.wait(self.server.backoff(3))
 
     def resume(self) -> None:
-        """After a restart: report commands that executed but whose report may not have been sent."""
+        """After a restart: finish what a crash interrupted. A command caught mid-way is executed again (its
+        launches are idempotent by request id); one executed but perhaps unreported is reported (again)."""
         for cid, state in list(self.store.state.commands.items()):
-            if state.startswith("executed:"):
+            if state.startswith("executing:"):
+                self.execute(json.loads(state.split(":", 1)[1]))
+            elif state.startswith("executed:"):
                 self.server.send_or_queue(
                     "POST",
                     f"/api/agents/{self.agent_id}/commands/{cid}/executed",

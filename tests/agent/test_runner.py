@@ -1,0 +1,125 @@
+"""The agent program end to end: a simulated instance's agent against a live Spectra server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from spectra.agent.runner import Agent
+from spectra.agent.sim import SimBackend
+from spectra.agent.state import StateStore
+from spectra.agent.transport import ServerClient
+from spectra.core.db import session_scope
+from spectra.sim.cloud import SimCloud
+from spectra.sim.prices import BootTimeModel, PricePath
+from spectra.spot.pricing.formats import PoolKey
+from tests.factories import make_tenant
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+A = PoolKey("us-east-1", "us-east-1a", "m5.large")
+B = PoolKey("us-east-1", "us-east-1b", "m5.large")
+
+
+def _cloud() -> SimCloud:
+    paths = {A: PricePath(A, [T0], [0.045]), B: PricePath(B, [T0], [0.031])}
+    return SimCloud(paths, lambda pool: 0.096, {A: [], B: []}, BootTimeModel(seed=3), T0 + timedelta(hours=1))
+
+
+def _agent(url: str, token: str, cloud: SimCloud, instance_id: str, state: Path) -> Agent:
+    backend = SimBackend(cloud, instance_id)
+    store = StateStore(state)
+
+    def follow(new_id: str) -> None:
+        backend.instance_id = new_id
+
+    return Agent(
+        ServerClient(url, token, store, sleep=lambda s: None),
+        backend,
+        store,
+        candidate_types=["m5.large"],
+        on_switch=follow,
+        clock=lambda: cloud.now,
+    )
+
+
+def _primary(http: httpx.Client, client_id: str) -> dict:
+    rows = http.get(f"/api/client/{client_id}/instances").json()
+    return next(r for r in rows if r["role"] == "PRIMARY")
+
+
+def _pool_id(http: httpx.Client, instance_id: str, zone: str) -> str:
+    options = http.get(f"/api/client/instances/{instance_id}/available-options").json()
+    return next(o["pool_id"] for o in options if o["availability_zone"] == zone)
+
+
+@pytest.fixture()
+def tenant(live_server):
+    with session_scope() as session:
+        return make_tenant(session)
+
+
+def test_register_report_and_switch(live_server, tenant, tmp_path: Path) -> None:
+    cloud = _cloud()
+    first = cloud.launch(A, "spot", "boot")
+    agent = _agent(live_server.url, tenant.token, cloud, first.id, tmp_path / "state.json")
+    registered = agent.register()
+    assert registered["agent_id"] and agent.heartbeat()["agent_id"] == registered["agent_id"]
+    assert agent.report_prices() == 2
+
+    http = httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=10)
+    primary = _primary(http, tenant.id)
+    assert primary["cloud_instance_id"] == first.id
+    pool_b = _pool_id(http, primary["id"], "us-east-1b")
+    issued = http.post(f"/api/client/instances/{primary['id']}/force-switch", json={"target_pool_id": pool_b})
+    assert issued.status_code == 202, issued.text
+
+    commands = agent.pending_commands(wait=2)
+    assert [c["command_type"] for c in commands] == ["switch"]
+    result = agent.execute(commands[0])
+    assert result["success"], result
+
+    new_primary = _primary(http, tenant.id)
+    assert new_primary["cloud_instance_id"] != first.id
+    assert cloud.get(new_primary["cloud_instance_id"]).pool == B
+    assert cloud.get(first.id).terminated_at is not None
+    assert agent.backend.identity().instance_id == new_primary["cloud_instance_id"]
+
+
+def test_crash_mid_command_executes_once(live_server, tenant, tmp_path: Path) -> None:
+    cloud = _cloud()
+    first = cloud.launch(A, "spot", "boot")
+    state = tmp_path / "state.json"
+    agent = _agent(live_server.url, tenant.token, cloud, first.id, state)
+    agent.register()
+    agent.report_prices()
+    http = httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=10)
+    primary = _primary(http, tenant.id)
+    http.post(
+        f"/api/client/instances/{primary['id']}/force-switch",
+        json={"target_pool_id": _pool_id(http, primary["id"], "us-east-1b")},
+    )
+    command = agent.pending_commands(wait=2)[0]
+
+    # the agent launches the new instance, then dies before it can report
+    agent.store.state.commands[command["id"]] = "executing:" + json.dumps(command)
+    agent.store.save()
+    agent._act(command)
+    launched = [i for i in cloud.instances.values() if i.pool == B]
+    assert len(launched) == 1
+
+    restarted = _agent(live_server.url, tenant.token, cloud, first.id, state)
+    assert restarted.store.state.agent_id == agent.store.state.agent_id  # same installation, same agent id
+    restarted.resume()
+    assert len([i for i in cloud.instances.values() if i.pool == B]) == 1, "the launch was not repeated"
+    assert _primary(http, tenant.id)["cloud_instance_id"] == launched[0].id
+    # a duplicate report changes nothing
+    again = restarted.server.request(
+        "POST",
+        f"/api/agents/{restarted.agent_id}/commands/{command['id']}/executed",
+        {"success": True, "result": {"new_instance_id": launched[0].id}},
+    )
+    assert again["changed"] is False
