@@ -305,6 +305,10 @@ def complete_switch(session: Session, agent: Agent, report: dict[str, Any], now:
         cmd.status = "executed" if success else "failed"
         cmd.executed_at, cmd.result = now, {k: v for k, v in report.items() if k != "command_id"}
     session.flush()
+    if success:
+        from spectra.spot.emergency.service import resolve_after_switch
+
+        resolve_after_switch(session, agent, new_cloud_id, now)
     activity.record(
         session,
         "switch.completed" if success else "switch.failed",

@@ -9,13 +9,18 @@ from sqlalchemy.orm import Session
 
 from spectra.spot.emergency.models import EmergencyEvent
 
-ACTIVE = ("open", "replica_queued")
+# failed_over stays active until the on-demand instance reports in (resolved_at set).
+ACTIVE = ("open", "replica_queued", "failed_over")
 
 
 def active_for(session: Session, agent_id: str) -> EmergencyEvent | None:
     return session.scalar(
         select(EmergencyEvent)
-        .where(EmergencyEvent.agent_id == agent_id, EmergencyEvent.status.in_(ACTIVE))
+        .where(
+            EmergencyEvent.agent_id == agent_id,
+            EmergencyEvent.status.in_(ACTIVE),
+            EmergencyEvent.resolved_at.is_(None),
+        )
         .order_by(EmergencyEvent.received_at.desc())
         .limit(1)
     )

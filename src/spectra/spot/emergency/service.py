@@ -221,7 +221,7 @@ def _promote(
         issued_by="emergency",
         now=now,
     )
-    event.status, event.promoted_at, event.replica_id = "promoted", now, replica.id
+    event.status, event.promoted_at, event.replica_id, event.command_id = "promoted", now, replica.id, cmd.id
     event.promotion_seconds = (now - event.received_at).total_seconds()
     event.resolved_at = now
     _step(event, now, "replica_promoted", new_primary=new_primary.cloud_instance_id, command_id=cmd.id)
@@ -313,6 +313,19 @@ def replica_ready(
     return replica
 
 
+def resolve_after_switch(session: Session, agent: Agent, new_cloud_id: str, now: datetime) -> None:
+    """The switch an emergency asked for happened: the emergency is over."""
+    event = repository.active_for(session, agent.id)
+    if event is None:
+        return
+    pre = event_state(event)
+    event.resolved_at = now
+    if event.promotion_seconds is None:
+        event.promotion_seconds = (now - event.received_at).total_seconds()
+    _step(event, now, "resolved", new_primary=new_cloud_id)
+    _emit(session, event, "emergency.resolved", f"{new_cloud_id} serves; emergency over", pre)
+
+
 def _notify(session: Session, event: EmergencyEvent, title: str, message: str) -> None:
     session.add(
         Notification(
@@ -332,7 +345,7 @@ def status(session: Session, agent: Agent, now: datetime) -> dict[str, Any]:
     event = repository.active_for(session, agent.id) or repository.latest_for(session, agent.id)
     primary = inst_repo.primary_of(session, agent.id)
     replica = session.get(Replica, event.replica_id) if event and event.replica_id else None
-    active = event is not None and event.status in repository.ACTIVE
+    active = event is not None and event.status in repository.ACTIVE and event.resolved_at is None
     return {
         "agent_id": agent.id,
         "in_emergency": active,
