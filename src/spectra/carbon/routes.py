@@ -18,5 +18,6 @@ routers = [
 
 # Accounting: budgets, dashboard, reports.
 from spectra.carbon.budgets.router import router as budgets_router  # noqa: E402
+from spectra.carbon.reports.router import router as reports_router  # noqa: E402
 
-routers += [budgets_router]
+routers += [budgets_router, reports_router]

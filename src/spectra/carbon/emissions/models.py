@@ -22,6 +22,7 @@ class EmissionTotals:
     embodied_g: Mapped[float] = mapped_column(Float, default=0.0)  # hardware manufacture, amortised
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     billed_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)  # the part of cost_usd from a bill
+    measured_hours: Mapped[float] = mapped_column(Float, default=0.0)  # instance-hours with measured CPU
 
 
 class InstanceEmissionDay(EmissionTotals, Base):

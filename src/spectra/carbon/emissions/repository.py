@@ -20,6 +20,7 @@ TOTAL_FIELDS = (
     "embodied_g",
     "cost_usd",
     "billed_cost_usd",
+    "measured_hours",
 )
 GROUPS = {"team_id", "region", "day", "client_id"}
 
