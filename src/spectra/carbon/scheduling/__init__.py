@@ -1,0 +1,1 @@
+"""Carbon-aware scheduling of deferrable jobs: the planner and the scheduled-jobs API."""
