@@ -157,6 +157,8 @@ class StreamingDetector:
                 rarity = -math.log(ranked.share_at_least(averaged)) / math.log(len(ranked) + 1)
                 score = max(score, min(1.0, rarity))
             ranked.add(averaged)
+        if suppressed:
+            score = 0.0
         score = self._episode(score)
         self._learn(value)
         return score
