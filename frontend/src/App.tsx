@@ -4,6 +4,7 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-route
 import { ApiError } from "./api/problem";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { readToken } from "./auth/session";
+import { TenantProvider } from "./auth/tenant";
 import { Layout } from "./components/Layout";
 import { EmptyState, LoadingState } from "./components/states";
 import { EventStreamProvider, useStreamStatus } from "./hooks/useEventStream";
@@ -49,6 +50,7 @@ function Shell() {
     if (page) allowed.set(item.path, canSee(item, role) ? page : Forbidden);
   }
   return (
+    <TenantProvider>
     <Layout streamStatus={streamStatus} available={available}>
       <Routes>
         <Route path="/signin" element={<Navigate to="/" replace />} />
@@ -58,6 +60,7 @@ function Shell() {
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Layout>
+    </TenantProvider>
   );
 }
 
