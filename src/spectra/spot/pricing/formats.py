@@ -111,8 +111,9 @@ class InterruptionRange:
     def probability(self) -> float:
         """Representative monthly interruption probability of this bucket: the middle of its range; the
         open-ended top range counts as its lower bound plus a quarter (">20%" → 25%), a stated assumption."""
-        high = self.high_pct if self.high_pct is not None else self.low_pct * 1.25
-        return (self.low_pct + high) / 200.0
+        if self.high_pct is None:
+            return self.low_pct * 1.25 / 100.0
+        return (self.low_pct + self.high_pct) / 200.0
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ def _parse_delimited(text: str, source: str, delimiter: str) -> list[SpotPriceRe
             records.append(record)
     if header is None:
         errors.fail(None, None, None, "no rows")
+    errors.raise_if_any()
     return records
 
 
