@@ -14,7 +14,14 @@ from spectra.spot.agents.models import SpotActivity
 from spectra.spot.decisions.models import MLDecision, MLModel
 from spectra.spot.emergency.models import EmergencyEvent
 from spectra.spot.notifications.models import PricingAlertRule
-from spectra.spot.pricing.models import ConsolidationJob, PricingCanonical, PricingConsolidated, SpotPriceSnapshot
+from spectra.spot.pricing.models import (
+    ConsolidationJob,
+    OnDemandPrice,
+    PricingCanonical,
+    PricingConsolidated,
+    SpotAdvisorEntry,
+    SpotPriceSnapshot,
+)
 
 INSTANCE_ROLES = ("PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED")
 
@@ -220,12 +227,14 @@ __all__ = [
     "MLDecision",
     "MLModel",
     "Notification",
+    "OnDemandPrice",
     "Pool",
     "PricingAlertRule",
     "PricingCanonical",
     "PricingConsolidated",
     "Replica",
     "SpotActivity",
+    "SpotAdvisorEntry",
     "SpotInstance",
     "SpotPriceSnapshot",
     "SwitchEvent",

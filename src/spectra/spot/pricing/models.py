@@ -92,3 +92,35 @@ class ConsolidationJob(UUIDPrimaryKey, Base):
     pools: Mapped[int] = mapped_column(Integer, default=0)
     stats: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SpotAdvisorEntry(UUIDPrimaryKey, Base):
+    """The latest Spot Instance Advisor figures for one (region, OS, instance type)."""
+
+    __tablename__ = "spot_advisor_entries"
+
+    region: Mapped[str] = mapped_column(String(32))
+    os: Mapped[str] = mapped_column(String(16))  # Linux | Windows
+    instance_type: Mapped[str] = mapped_column(String(40))
+    bucket: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(16))
+    probability: Mapped[float] = mapped_column(Float)  # representative monthly interruption probability
+    savings_pct: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("region", "os", "instance_type"),)
+
+
+class OnDemandPrice(UUIDPrimaryKey, Base):
+    """On-demand list price per (region, OS, instance type), from an imported price table or an agent report."""
+
+    __tablename__ = "spot_on_demand_prices"
+
+    region: Mapped[str] = mapped_column(String(32))
+    os: Mapped[str] = mapped_column(String(16))
+    instance_type: Mapped[str] = mapped_column(String(40))
+    price: Mapped[float] = mapped_column(Float)  # USD per instance-hour
+    source: Mapped[str] = mapped_column(String(80))
+    imported_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("region", "os", "instance_type"),)
