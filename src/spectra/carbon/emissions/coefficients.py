@@ -17,8 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Power usage effectiveness per provider (CCF methodology, "cloud provider PUEs being used").
-PUE_BY_PROVIDER: dict[str, float] = {"aws": 1.135, "gcp": 1.1, "azure": 1.185}
+from spectra.fleet.reference import PROVIDER_PUE
+
+# Power usage effectiveness per provider (CCF methodology, "cloud provider PUEs being used"); the
+# region table in fleet carries the same figures, so both read one source.
+PUE_BY_PROVIDER: dict[str, float] = dict(PROVIDER_PUE)
 
 MEMORY_KWH_PER_GB_HOUR = 0.000392  # average of Crucial and Micron DDR4 figures (0.392 W/GB)
 DEFAULT_UTILISATION = 0.5  # CCF's average vCPU utilisation for hyperscale data centres
