@@ -1,0 +1,5 @@
+"""Routers of the pricing pipeline (collected by spectra.spot.routes)."""
+
+from spectra.spot.pricing.router import router
+
+routers = [router]

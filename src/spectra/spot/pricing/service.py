@@ -1,0 +1,365 @@
+"""Price imports and the consolidation run (staging → consolidated → canonical). Services never commit.
+
+Imports: price history files become staging rows of role IMPORT (re-importing the same file adds nothing: a pool
+keeps one imported row per timestamp); Spot Advisor snapshots and on-demand price tables fill reference tables
+and the matching pools.
+
+Consolidation: every pool with staging rows received since the last successful run is recomputed over the span
+those rows cover, plus `CONTEXT` before it (so gaps that straddle the span's start are filled the same way a full
+recomputation would), and its consolidated and canonical rows in that span are replaced. The result is the same
+however the runs are cut; a run with nothing new does nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from spectra.core.errors import Unprocessable
+from spectra.spot.models import Pool
+from spectra.spot.pricing import repository as repo
+from spectra.spot.pricing.formats import (
+    AdvisorData,
+    PoolKey,
+    PriceFormatError,
+    SpotPriceRecord,
+    parse_on_demand_csv,
+    parse_price_history,
+    parse_spot_advisor,
+)
+from spectra.spot.pricing.models import (
+    ConsolidationJob,
+    OnDemandPrice,
+    PricingCanonical,
+    PricingConsolidated,
+    SpotAdvisorEntry,
+    SpotPriceSnapshot,
+)
+from spectra.spot.pricing.pipeline import (
+    IMPORT,
+    ConsolidatedPoint,
+    InterruptionInfo,
+    StagingReport,
+    bucket_of,
+    canonical_features,
+    consolidate,
+)
+from spectra.spot.pricing.schemas import ConsolidationJobOut, ImportOut
+
+BUCKET = timedelta(minutes=5)
+MAX_GAP = timedelta(hours=24)  # longer silences stay gaps: a price that old says nothing about the bucket
+CONTEXT = MAX_GAP
+VOLATILITY_WINDOW = timedelta(hours=24)
+
+
+def format_error(exc: PriceFormatError) -> Unprocessable:
+    return Unprocessable(str(exc), errors=exc.errors())
+
+
+# --------------------------------------------------------------------------- imports
+
+
+@dataclass
+class ImportResult:
+    rows_read: int = 0
+    rows_staged: int = 0
+    duplicates_skipped: int = 0
+    pools_created: int = 0
+    pools_touched: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def ensure_pools(session: Session, keys: set[PoolKey]) -> tuple[dict[PoolKey, Pool], int]:
+    pools = repo.pools_by_key(session, keys)
+    missing = sorted(keys - set(pools))
+    for pool in repo.create_pools(session, missing):
+        pools[repo.pool_key(pool)] = pool
+    return pools, len(missing)
+
+
+def import_price_history(
+    session: Session, records: Sequence[SpotPriceRecord], now: datetime, source: str = "import"
+) -> ImportResult:
+    """Stage price-history rows (role IMPORT). Idempotent per (pool, timestamp)."""
+    result = ImportResult(rows_read=len(records))
+    by_pool: dict[PoolKey, dict[datetime, float]] = defaultdict(dict)
+    for record in records:
+        by_pool[record.pool][record.timestamp] = record.price  # same-instant duplicates in a file: last one wins
+    pools, result.pools_created = ensure_pools(session, set(by_pool))
+    rows = []
+    for key, prices in by_pool.items():
+        pool = pools[key]
+        existing = repo.existing_import_times(session, pool.id, min(prices), max(prices))
+        for observed_at, price in sorted(prices.items()):
+            if observed_at in existing:
+                result.duplicates_skipped += 1
+                continue
+            rows.append(
+                {
+                    "pool_id": pool.id,
+                    "observed_at": observed_at,
+                    "price": price,
+                    "reporter_role": IMPORT,
+                    "source": source,
+                    "received_at": now,
+                }
+            )
+        latest_at = max(prices)
+        if pool.latest_price_at is None or latest_at >= pool.latest_price_at:
+            pool.latest_price, pool.latest_price_at = prices[latest_at], latest_at
+    result.duplicates_skipped += len(records) - sum(len(p) for p in by_pool.values())
+    repo.insert_rows(session, SpotPriceSnapshot, rows)
+    result.rows_staged = len(rows)
+    result.pools_touched = len(by_pool)
+    session.flush()
+    return result
+
+
+def import_spot_advisor(session: Session, advisor: AdvisorData, now: datetime) -> dict[str, int]:
+    """Upsert the advisor's (region, OS, type) entries and copy bucket and savings onto matching pools."""
+    existing = repo.advisor_entries(session)
+    new_rows = []
+    updated = 0
+    for key, entry in advisor.entries.items():
+        values = {
+            "bucket": entry.bucket,
+            "label": entry.label,
+            "probability": entry.probability,
+            "savings_pct": entry.savings_pct,
+            "imported_at": now,
+        }
+        row = existing.get(key)
+        if row is None:
+            new_rows.append({"region": key[0], "os": key[1], "instance_type": key[2], **values})
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+            updated += 1
+    repo.insert_rows(session, SpotAdvisorEntry, [{"id": _new_id(), **r} for r in new_rows])
+    pools_updated = 0
+    for pool in repo.all_pools(session):
+        found = advisor.lookup(pool.region, pool.instance_type, repo.pool_key(pool).os)
+        if found is not None:
+            pool.interruption_bucket, pool.savings_pct = found.bucket, found.savings_pct
+            pools_updated += 1
+    session.flush()
+    return {"entries_created": len(new_rows), "entries_updated": updated, "pools_updated": pools_updated}
+
+
+def import_on_demand(
+    session: Session, prices: dict[tuple[str, str], float], region: str, now: datetime, source: str = "import"
+) -> dict[str, int]:
+    """Upsert on-demand prices of one region ((type, OS) → USD/h) and copy them onto that region's pools."""
+    if not region:
+        raise Unprocessable("region is required", [{"field": "region", "msg": "the price table does not name it"}])
+    existing = repo.on_demand_prices(session, region)
+    new_rows = []
+    updated = 0
+    for (instance_type, os_name), price in prices.items():
+        row = existing.get((region, os_name, instance_type))
+        if row is None:
+            new_rows.append(
+                {
+                    "id": _new_id(),
+                    "region": region,
+                    "os": os_name,
+                    "instance_type": instance_type,
+                    "price": price,
+                    "source": source[:80],
+                    "imported_at": now,
+                }
+            )
+        else:
+            row.price, row.source, row.imported_at = price, source[:80], now
+            updated += 1
+    repo.insert_rows(session, OnDemandPrice, new_rows)
+    pools_updated = 0
+    for pool in repo.all_pools(session):
+        listed = prices.get((pool.instance_type, repo.pool_key(pool).os))
+        if pool.region == region and listed is not None:
+            pool.on_demand_price = listed
+            pools_updated += 1
+    session.flush()
+    return {"prices_created": len(new_rows), "prices_updated": updated, "pools_updated": pools_updated}
+
+
+def _new_id() -> str:
+    from spectra.core.db import new_id
+
+    return new_id()
+
+
+# --------------------------------------------------------------------------- consolidation
+
+
+def fill_reference(session: Session, pool: Pool) -> None:
+    """Give a pool its on-demand price and advisor bucket from the reference tables when it has none."""
+    os_name = repo.pool_key(pool).os
+    if pool.on_demand_price is None:
+        found = repo.on_demand_for(session, pool.region, os_name, pool.instance_type)
+        if found is not None:
+            pool.on_demand_price = found.price
+    if pool.interruption_bucket is None:
+        entry = repo.advisor_for(session, pool.region, os_name, pool.instance_type)
+        if entry is not None:
+            pool.interruption_bucket, pool.savings_pct = entry.bucket, entry.savings_pct
+
+
+def interruption_of(session: Session, pool: Pool) -> InterruptionInfo:
+    entry = repo.advisor_for(session, pool.region, repo.pool_key(pool).os, pool.instance_type)
+    if entry is not None:
+        return InterruptionInfo(entry.bucket, entry.probability)
+    return InterruptionInfo(pool.interruption_bucket, None)
+
+
+def run_consolidation(session: Session, now: datetime, trigger: str = "schedule") -> ConsolidationJob:
+    """One consolidation run over everything staged since the last successful run; recorded as a job row."""
+    started = time.perf_counter()
+    previous = repo.last_succeeded_job(session)
+    job = ConsolidationJob(
+        trigger=trigger, status="running", started_at=now, bucket_seconds=int(BUCKET.total_seconds())
+    )
+    session.add(job)
+    session.flush()
+    try:
+        with session.begin_nested():
+            _consolidate_into(session, job, previous.started_at if previous else None, now)
+        job.status = "succeeded"
+    except Exception as exc:  # the job row records the failure; the caller's transaction stays usable
+        job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+    job.finished_at = now
+    job.stats = {**(job.stats or {}), "seconds": round(time.perf_counter() - started, 3)}
+    session.flush()
+    return job
+
+
+def _consolidate_into(session: Session, job: ConsolidationJob, received_after: datetime | None, now: datetime) -> None:
+    touched = repo.staged_since(session, received_after)
+    totals: dict[str, int] = defaultdict(int)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    pools = repo.pools_by_id(session, [pool_id for pool_id, _, _ in touched])
+    for pool_id, earliest, latest in sorted(touched):
+        pool = pools[pool_id]
+        fill_reference(session, pool)
+        # New rows change the buckets around them up to one maximum gap away on either side.
+        span_start = bucket_of(earliest - CONTEXT, BUCKET)
+        span_end = latest + CONTEXT
+        staged = repo.staging_rows(session, pool_id, span_start - MAX_GAP, span_end + MAX_GAP)
+        result = consolidate(
+            (StagingReport(pool_id, r.observed_at, r.price, r.reporter_role, r.agent_id) for r in staged),
+            bucket=BUCKET,
+            max_gap=MAX_GAP,
+        )
+        result.points = [p for p in result.points if span_start <= p.bucket_start <= span_end]
+        result.interpolated = sum(1 for p in result.points if p.interpolated)
+        repo.delete_tier(session, PricingConsolidated, pool_id, span_start, span_end)
+        repo.insert_rows(
+            session,
+            PricingConsolidated,
+            [
+                {
+                    "pool_id": pool_id,
+                    "bucket_start": p.bucket_start,
+                    "price": p.price,
+                    "source_role": p.source_role,
+                    "report_count": p.report_count,
+                    "interpolated": p.interpolated,
+                    "job_id": job.id,
+                }
+                for p in result.points
+            ],
+        )
+        # Canonical features need the trailing window before the span for their volatility.
+        history = repo.consolidated_rows(session, pool_id, span_start - VOLATILITY_WINDOW, span_end)
+        features = canonical_features(
+            [
+                ConsolidatedPoint(pool_id, r.bucket_start, r.price, r.source_role, r.report_count, r.interpolated)
+                for r in history
+            ],
+            {pool_id: interruption_of(session, pool)},
+            {pool_id: pool.on_demand_price} if pool.on_demand_price else {},
+            window=VOLATILITY_WINDOW,
+            bucket=BUCKET,
+        )
+        fresh = [f for f in features if f.bucket_start >= span_start]
+        repo.delete_tier(session, PricingCanonical, pool_id, span_start, span_end)
+        repo.insert_rows(
+            session,
+            PricingCanonical,
+            [
+                {
+                    "pool_id": pool_id,
+                    "bucket_start": f.bucket_start,
+                    "price": f.price,
+                    "volatility": f.volatility,
+                    "hours_since_change": f.hours_since_change,
+                    "interruption_bucket": f.interruption_bucket,
+                    "interruption_probability": f.interruption_probability,
+                    "on_demand_price": f.on_demand_price,
+                    "on_demand_ratio": f.on_demand_ratio,
+                    "interpolated": f.interpolated,
+                }
+                for f in fresh
+            ],
+        )
+        for name, value in result.stats().items():
+            totals[name] += value
+        totals["canonical"] += len(fresh)
+        window_start = span_start if window_start is None else min(window_start, span_start)
+        window_end = latest if window_end is None else max(window_end, latest)
+    job.pools = len(touched)
+    job.rows_staged = totals["reports_in"]
+    job.duplicates_dropped = totals["duplicates_dropped"]
+    job.replica_overridden = totals["replica_overridden"]
+    job.rows_consolidated = totals["points"]
+    job.rows_interpolated = totals["interpolated"]
+    job.rows_canonical = totals["canonical"]
+    job.window_start, job.window_end = window_start, window_end
+    job.stats = {"invalid_dropped": totals["invalid_dropped"]}
+    session.flush()
+
+
+def list_jobs(session: Session, limit: int = 50, status: str | None = None) -> list[ConsolidationJob]:
+    return repo.list_jobs(session, limit, status)
+
+
+def import_text(
+    session: Session,
+    kind: str,
+    text: str,
+    source: str,
+    now: datetime,
+    region: str | None = None,
+    consolidate_now: bool = True,
+) -> ImportOut:
+    """Parse and import one file's text; a format error becomes a 422 naming each bad line and field."""
+    try:
+        if kind == "price-history":
+            records = parse_price_history(text, source)
+            counts = import_price_history(session, records, now, source="import").as_dict()
+            job = run_consolidation(session, now, trigger="import") if consolidate_now and records else None
+            return ImportOut(
+                kind="price-history",
+                source=source,
+                counts=counts,
+                consolidation=ConsolidationJobOut.model_validate(job) if job else None,
+            )
+        if kind == "spot-advisor":
+            counts = import_spot_advisor(session, parse_spot_advisor(text, source), now)
+            return ImportOut(kind="spot-advisor", source=source, counts=counts)
+        if kind == "on-demand":
+            counts = import_on_demand(session, parse_on_demand_csv(text, source), region or "", now, source=source)
+            return ImportOut(kind="on-demand", source=source, counts=counts)
+    except PriceFormatError as exc:
+        raise format_error(exc) from None
+    raise Unprocessable(
+        f"unknown import kind {kind!r}", [{"field": "kind", "msg": "price-history | spot-advisor | on-demand"}]
+    )
