@@ -26,7 +26,7 @@ export function DataTable<T>({
   rowTestId?: (row: T) => string;
 }) {
   return (
-    <div className="-mx-4 overflow-x-auto px-4" data-testid={testId}>
+    <div className="relative -mx-4 overflow-x-auto px-4" data-testid={testId}>
       <table className="min-w-full text-left text-sm">
         <caption className="sr-only">{caption}</caption>
         <thead>

@@ -30,7 +30,15 @@ export function downtimeTrend(current: number | null, previous: number | null | 
 
 const TREND_TEXT: Record<Exclude<Trend, null>, string> = { better: "↓ better", worse: "↑ worse", same: "→ unchanged" };
 
-export function DowntimeCard({ stats, previousP95 }: { stats: DowntimeStats; previousP95?: number | null }) {
+export function DowntimeCard({
+  stats,
+  previousP95,
+  previousLabel = "previous window",
+}: {
+  stats: DowntimeStats;
+  previousP95?: number | null;
+  previousLabel?: string;
+}) {
   const trend = downtimeTrend(stats.p95_seconds, previousP95);
   const figures: [string, string, string][] = [
     ["p95", formatDuration(stats.p95_seconds), "downtime-p95"],
@@ -68,7 +76,7 @@ export function DowntimeCard({ stats, previousP95 }: { stats: DowntimeStats; pre
       )}
       {trend && (
         <p className="mt-2 text-xs text-slate-600" data-testid="downtime-trend">
-          p95 vs previous window: {TREND_TEXT[trend]} (was {formatDuration(previousP95)})
+          p95 vs {previousLabel}: {TREND_TEXT[trend]} (was {formatDuration(previousP95)})
         </p>
       )}
     </Card>

@@ -70,8 +70,8 @@ export function EmergencyEventAlert({
       data-status={event.status}
       className={
         active
-          ? "rounded-lg border-2 border-red-300 bg-red-50 p-4"
-          : "rounded-lg border border-slate-200 bg-white p-4"
+          ? "min-w-0 rounded-lg border-2 border-red-300 bg-red-50 p-4"
+          : "min-w-0 rounded-lg border border-slate-200 bg-white p-4"
       }
     >
       <header className="flex flex-wrap items-center justify-between gap-2">
@@ -79,7 +79,7 @@ export function EmergencyEventAlert({
           <h3 className="font-semibold text-slate-900">
             {title} · {agentName ?? event.agent_id}
           </h3>
-          <p className="text-xs text-slate-600">
+          <p className="break-all text-xs text-slate-600">
             instance {event.instance_id ?? "—"} · notice {formatDateTime(event.notice_time ?? event.received_at)}
           </p>
         </div>
@@ -113,7 +113,7 @@ export function EmergencyEventAlert({
         </div>
       </dl>
       {event.steps.length > 0 && (
-        <ol className="mt-3 space-y-1 border-l-2 border-slate-300 pl-3 text-sm" aria-label="Action timeline" data-testid="emergency-timeline">
+        <ol className="mt-3 space-y-1 break-words border-l-2 border-slate-300 pl-3 text-sm" aria-label="Action timeline" data-testid="emergency-timeline">
           {event.steps.map((step, i) => (
             <li key={`${step.at}-${i}`}>
               <time dateTime={step.at} className="mr-2 font-mono text-xs text-slate-500">

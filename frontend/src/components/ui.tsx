@@ -24,7 +24,7 @@ export function Card({
   const headingId = useId();
   return (
     <section
-      className={cx("rounded-lg border border-slate-200 bg-white p-4 shadow-sm", className)}
+      className={cx("min-w-0 rounded-lg border border-slate-200 bg-white p-4 shadow-sm", className)}
       aria-labelledby={title ? headingId : undefined}
       data-testid={testId}
     >
@@ -73,7 +73,7 @@ export function StatCard({
 }) {
   const empty = value === null || value === undefined || value === "";
   return (
-    <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid={testId} role="group" aria-label={label}>
+    <div className="min-w-0 rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid={testId} role="group" aria-label={label}>
       <div className="text-sm text-slate-500">{label}</div>
       <div className={cx("mt-1 text-2xl font-semibold tabular", TONES[tone])}>
         <span data-testid={testId ? `${testId}-value` : undefined}>{empty ? "—" : value}</span>

@@ -121,3 +121,19 @@ export function formatRelative(iso: string | null | undefined, now: number = Dat
   if (abs < 5) return "just now";
   return diff < 0 ? `${value}\u202f${unit} ago` : `in ${value}\u202f${unit}`;
 }
+
+/** Axis ticks: enough decimals for the magnitude of the data (0.0312, 1.25, 1,250). */
+export function axisNumber(value: number): string {
+  const abs = Math.abs(value);
+  if (abs === 0) return "0";
+  if (abs < 0.01) return value.toPrecision(2);
+  if (abs < 1) return value.toFixed(3);
+  if (abs < 100) return value.toFixed(1);
+  return Math.round(value).toLocaleString("en-US");
+}
+
+/** A long opaque id shortened for tables (full id in the title attribute). */
+export function shortId(id: string | null | undefined, length = 8): string {
+  if (!id) return "—";
+  return id.length > length + 1 ? `${id.slice(0, length)}…` : id;
+}
