@@ -1,0 +1,138 @@
+"""Capacity tables: monitored resources, raw metric points and their roll-ups, stored forecasts, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from spectra.core.db import Base, TimestampMixin, UUIDPrimaryKey, VersionMixin
+
+METRICS = ("cpu", "memory")
+RESOLUTIONS = ("5m", "1h")
+
+
+class Resource(UUIDPrimaryKey, TimestampMixin, Base):
+    """Something whose utilisation is watched: an instance, a VM, the local host.
+
+    `client_id` is None for resources the platform's own collectors watch (visible to admins only);
+    a client's agents and integrations report resources it owns.
+    """
+
+    __tablename__ = "capacity_resources"
+
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[str] = mapped_column(String(128))  # the provider's id, e.g. i-0abc, local-web-1
+    provider: Mapped[str] = mapped_column(String(16))  # local | aws | gcp | agent
+    name: Mapped[str | None] = mapped_column(String(200))
+    last_seen_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("client_id", "resource_id"),)
+
+
+class MetricPoint(Base):
+    """One raw sample (percent for cpu and memory)."""
+
+    __tablename__ = "capacity_metric_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_pk: Mapped[str] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    value: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("resource_pk", "metric", "ts"),
+        Index("ix_capacity_points_ts", "ts"),
+    )
+
+
+class MetricRollup(Base):
+    """Count, sum, min and max of a metric over a 5-minute or hourly bucket (kept longer than raw points)."""
+
+    __tablename__ = "capacity_metric_rollups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_pk: Mapped[str] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    resolution: Mapped[str] = mapped_column(String(4))  # 5m | 1h
+    bucket: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+    minimum: Mapped[float] = mapped_column(Float)
+    maximum: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        UniqueConstraint("resource_pk", "metric", "resolution", "bucket"),
+        Index("ix_capacity_rollups_res_bucket", "resolution", "bucket"),
+    )
+
+
+class ForecastRecord(UUIDPrimaryKey, Base):
+    """A stored breach forecast for one resource, metric and method (recomputed after each poll)."""
+
+    __tablename__ = "capacity_forecasts"
+
+    resource_pk: Mapped[str] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(16))  # seasonal | linear
+    threshold: Mapped[float] = mapped_column(Float)
+    generated_at: Mapped[datetime]
+    data_until: Mapped[datetime]
+    breach_at: Mapped[datetime | None]
+    minutes_to_breach: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    points_used: Mapped[int] = mapped_column(Integer)
+    current: Mapped[float | None] = mapped_column(Float)
+    already_breached: Mapped[bool]
+    path: Mapped[list[Any]] = mapped_column(default=list)
+
+    __table_args__ = (Index("ix_capacity_forecasts_latest", "resource_pk", "metric", "method", "generated_at"),)
+
+
+class Alert(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
+    """One alert episode for a (rule, resource, metric): pending → firing → resolved.
+
+    Repeated evaluations of the same condition update this row instead of creating new ones (dedup);
+    `group_key` groups alerts of one rule across resources for notification.
+    """
+
+    __tablename__ = "capacity_alerts"
+
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    resource_pk: Mapped[str | None] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64))  # e.g. cpu_forecast, memory_current, test
+    metric: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # forecast | current | test
+    severity: Mapped[str] = mapped_column(String(16))  # warning | critical | info
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending | firing | resolved
+    dedup_key: Mapped[str] = mapped_column(String(200), index=True)
+    group_key: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    breach_at: Mapped[datetime | None]
+    started_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    last_notified_at: Mapped[datetime | None]
+    silenced_by: Mapped[str | None] = mapped_column(String(32))
+    deliveries: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Silence(UUIDPrimaryKey, TimestampMixin, Base):
+    """Mutes notifications of matching alerts until `ends_at`, or during a recurring weekly window."""
+
+    __tablename__ = "capacity_silences"
+
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    resource_id: Mapped[str | None] = mapped_column(String(128))  # None = any resource
+    rule: Mapped[str | None] = mapped_column(String(64))  # None = any rule
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None]  # None only for a recurring window
+    # recurring: {"days": [0..6] (Monday = 0), "start": "HH:MM", "end": "HH:MM"} in UTC
+    recurring: Mapped[dict[str, Any] | None]
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(64))

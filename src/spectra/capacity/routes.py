@@ -1,0 +1,3 @@
+from spectra.capacity.router import router
+
+routers = [router]

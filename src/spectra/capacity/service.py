@@ -1,0 +1,398 @@
+"""Capacity rules: ingest metric batches (all or nothing), roll them up, query them, forecast breaches.
+
+Other domains use this module (never the repository or models): `utilisation(...)` for a resource's
+series, `notify(...)` (alerts.py, through here) for the shared channels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from spectra.capacity import repository
+from spectra.capacity.forecasting import Forecast, ForecastConfig, forecast_breach
+from spectra.capacity.models import ForecastRecord, MetricPoint, MetricRollup, Resource
+from spectra.capacity.schemas import MetricPointIn
+from spectra.core.auth import Caller
+from spectra.core.clock import clock
+from spectra.core.config import get_settings
+from spectra.core.errors import NotFound, Unprocessable
+
+MAX_BATCH = 10_000
+PERCENT_METRICS = ("cpu", "memory", "disk")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+RANGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+BUCKETS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1)}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def bucket_start(ts: datetime, resolution: str) -> datetime:
+    size = BUCKETS[resolution]
+    return EPOCH + size * ((ts - EPOCH) // size)
+
+
+def thresholds() -> dict[str, float]:
+    settings = get_settings()
+    return {"cpu": settings.threshold_cpu, "memory": settings.threshold_mem}
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class IngestResult:
+    accepted: int
+    duplicates: int
+    resources: list[str]
+
+
+def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
+    """Every row checked; any bad row rejects the whole batch, each named by its index."""
+    errors: list[dict[str, Any]] = []
+    points: list[MetricPointIn] = []
+    seen: dict[tuple[str, str, datetime], int] = {}
+    if len(rows) > MAX_BATCH:
+        raise Unprocessable(f"at most {MAX_BATCH} points per batch", errors=[{"field": "points", "msg": "too many"}])
+    for i, raw in enumerate(rows):
+        try:
+            point = MetricPointIn.model_validate(raw)
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "point"
+                errors.append({"row": i, "field": field, "msg": err["msg"]})
+            continue
+        problem = None
+        if not math.isfinite(point.value):
+            problem = ("value", "must be a finite number")
+        elif point.metric in PERCENT_METRICS and not 0.0 <= point.value <= 100.0:
+            problem = ("value", f"{point.metric} is a percentage: 0..100")
+        elif point.metric not in PERCENT_METRICS and point.value < 0:
+            problem = ("value", "must not be negative")
+        elif point.ts > now + FUTURE_TOLERANCE:
+            problem = ("ts", "is in the future")
+        else:
+            key = (point.resource_id, point.metric, point.ts)
+            if key in seen:
+                problem = ("ts", f"duplicates row {seen[key]} (same resource, metric and time)")
+            seen[key] = i
+        if problem:
+            errors.append({"row": i, "field": problem[0], "msg": problem[1]})
+            continue
+        points.append(point)
+    if errors:
+        raise Unprocessable(f"{len({e['row'] for e in errors})} of {len(rows)} points are invalid", errors=errors)
+    return points
+
+
+def _resource(session: Session, client_id: str | None, resource_id: str, provider: str, name: str | None) -> Resource:
+    found = repository.resource_by_external(session, client_id, resource_id)
+    if found is None:
+        found = Resource(client_id=client_id, resource_id=resource_id, provider=provider, name=name)
+        session.add(found)
+        session.flush()
+    elif name and found.name != name:
+        found.name = name
+    return found
+
+
+def ingest(session: Session, client_id: str | None, rows: list[Any], provider: str = "agent") -> IngestResult:
+    """Store a batch of points for `client_id` (None: the platform's collectors). All or nothing.
+
+    A point already stored (same resource, metric and time) is skipped, so a re-sent batch is harmless.
+    """
+    now = clock.now()
+    points = _validate(rows, now)
+    by_series: dict[tuple[str, str], list[MetricPointIn]] = defaultdict(list)
+    for p in points:
+        by_series[(p.resource_id, p.metric)].append(p)
+    accepted = duplicates = 0
+    touched: dict[str, Resource] = {}
+    for (resource_id, metric), series in by_series.items():
+        first = series[0]
+        resource = touched.get(resource_id) or _resource(
+            session, client_id, resource_id, first.provider or provider, first.name
+        )
+        touched[resource_id] = resource
+        existing = repository.existing_timestamps(session, resource.id, metric, (p.ts for p in series))
+        fresh = [p for p in series if p.ts not in existing]
+        duplicates += len(series) - len(fresh)
+        session.add_all(MetricPoint(resource_pk=resource.id, metric=metric, ts=p.ts, value=p.value) for p in fresh)
+        _roll_up(session, resource.id, metric, fresh)
+        accepted += len(fresh)
+        newest = max((p.ts for p in fresh), default=None)
+        if newest is not None and (resource.last_seen_at is None or newest > resource.last_seen_at):
+            resource.last_seen_at = newest
+    session.flush()
+    return IngestResult(accepted, duplicates, sorted(touched))
+
+
+def _roll_up(session: Session, resource_pk: str, metric: str, points: list[MetricPointIn]) -> None:
+    for resolution in BUCKETS:
+        groups: dict[datetime, list[float]] = defaultdict(list)
+        for p in points:
+            groups[bucket_start(p.ts, resolution)].append(p.value)
+        current = repository.rollups_for(session, resource_pk, metric, resolution, groups)
+        for bucket, values in groups.items():
+            row = current.get(bucket)
+            if row is None:
+                session.add(
+                    MetricRollup(
+                        resource_pk=resource_pk,
+                        metric=metric,
+                        resolution=resolution,
+                        bucket=bucket,
+                        count=len(values),
+                        total=sum(values),
+                        minimum=min(values),
+                        maximum=max(values),
+                    )
+                )
+            else:
+                row.count += len(values)
+                row.total += sum(values)
+                row.minimum = min(row.minimum, *values)
+                row.maximum = max(row.maximum, *values)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def scope(caller: Caller) -> str | None:
+    """Whose resources a caller sees: a client its own; an admin the platform's (and any, by id)."""
+    return None if caller.is_admin else caller.client_id
+
+
+def get_resource(session: Session, caller: Caller, resource_id: str | None) -> Resource:
+    """The resource a caller asked for (or its first one when none is named)."""
+    owner = scope(caller)
+    if resource_id is None:
+        found = repository.resources(session, owner)
+        if not found:
+            raise NotFound("no resources reported yet")
+        return found[0]
+    resource = repository.resource_by_external(session, owner, resource_id)
+    if resource is None and caller.is_admin:
+        matches = [r for r in repository.resources(session, None, all_tenants=True) if r.resource_id == resource_id]
+        resource = matches[0] if len(matches) == 1 else None
+    if resource is None:
+        raise NotFound(f"resource {resource_id!r} not found")
+    return resource
+
+
+def list_resources(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    out = []
+    limits = thresholds()
+    for r in repository.resources(session, scope(caller), all_tenants=caller.is_admin):
+        latest = repository.latest_values(session, r.id)
+        out.append(
+            {
+                "resource_id": r.resource_id,
+                "client_id": r.client_id,
+                "provider": r.provider,
+                "name": r.name,
+                "last_seen_at": r.last_seen_at,
+                "latest": {m: {"ts": ts, "value": v} for m, (ts, v) in latest.items()},
+                "over_threshold": sorted(m for m, (_, v) in latest.items() if m in limits and v >= limits[m]),
+            }
+        )
+    return out
+
+
+def window(range_: str | None, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    now = clock.now()
+    if start is not None or end is not None:
+        end = end or now
+        start = start or end - RANGES["1h"]
+        if start.tzinfo is None or end.tzinfo is None:
+            raise Unprocessable("start and end need a UTC offset", errors=[{"field": "start", "msg": "naive"}])
+        if start >= end:
+            raise Unprocessable("start must be before end", errors=[{"field": "start", "msg": "after end"}])
+        return start, end
+    key = range_ or "1h"
+    if key not in RANGES:
+        raise Unprocessable(f"range must be one of {', '.join(RANGES)}", errors=[{"field": "range", "msg": key}])
+    return now - RANGES[key], now
+
+
+def series(
+    session: Session, resource: Resource, start: datetime, end: datetime, max_points: int = 500
+) -> dict[str, Any]:
+    """Each metric between start and end, from the finest store that covers the span, downsampled to
+    at most `max_points` buckets (mean, with min and max kept so peaks are not averaged away)."""
+    span = end - start
+    settings = get_settings()
+    now = clock.now()
+    raw_kept_from = now - timedelta(days=settings.metrics_retention_raw_days)
+    five_kept_from = now - timedelta(days=settings.metrics_retention_5m_days)
+    if span <= timedelta(hours=6) and start >= raw_kept_from:
+        source = "raw"
+    elif span <= timedelta(days=3) and start >= five_kept_from:
+        source = "5m"
+    else:
+        source = "1h"
+    rows: dict[str, list[tuple[datetime, float, float, float, int]]] = defaultdict(list)
+    if source == "raw":
+        for p in repository.raw_points(session, resource.id, None, start, end):
+            rows[p.metric].append((p.ts, p.value, p.value, p.value, 1))
+    else:
+        for r in repository.rollups(session, resource.id, source, bucket_start(start, source), end):
+            rows[r.metric].append((r.bucket, r.total, r.minimum, r.maximum, r.count))
+    step = max(span / max(max_points, 1), timedelta(seconds=1))
+    metrics: dict[str, list[dict[str, Any]]] = {}
+    for metric, items in sorted(rows.items()):
+        buckets: dict[int, list[float]] = {}
+        for ts, total, lo, hi, count in items:
+            idx = int((ts - start) / step)
+            b = buckets.setdefault(idx, [0.0, 0.0, math.inf, -math.inf])
+            b[0] += total if source != "raw" else total * count
+            b[1] += count
+            b[2] = min(b[2], lo)
+            b[3] = max(b[3], hi)
+        metrics[metric] = [
+            {
+                "ts": start + step * idx,
+                "value": round(b[0] / b[1], 4),
+                "min": round(b[2], 4),
+                "max": round(b[3], 4),
+                "samples": int(b[1]),
+            }
+            for idx, b in sorted(buckets.items())
+        ]
+    return {
+        "resource_id": resource.resource_id,
+        "start": start,
+        "end": end,
+        "source": source,
+        "bucket_seconds": round(step.total_seconds(), 3),
+        "metrics": metrics,
+    }
+
+
+def utilisation(
+    session: Session, client_id: str | None, resource_id: str, metric: str, start: datetime, end: datetime
+) -> list[tuple[datetime, float]]:
+    """Raw samples of one resource's metric (for other domains: carbon reads CPU utilisation here)."""
+    resource = repository.resource_by_external(session, client_id, resource_id)
+    if resource is None:
+        return []
+    return [(p.ts, p.value) for p in repository.raw_points(session, resource.id, metric, start, end)]
+
+
+# --------------------------------------------------------------------------- forecasts
+
+
+def _history(session: Session, resource: Resource, metric: str, now: datetime) -> tuple[list[datetime], list[float]]:
+    """Up to 8 days of history (the seasonal method looks back up to a week plus a day): raw where
+    kept, 5-minute means before that."""
+    start = now - timedelta(days=8)
+    raw = repository.raw_points(session, resource.id, metric, start, now)
+    first_raw = raw[0].ts if raw else now
+    older = [
+        (r.bucket, r.total / r.count)
+        for r in repository.rollups(session, resource.id, "5m", start, first_raw)
+        if r.metric == metric and r.bucket < first_raw - timedelta(minutes=5)
+    ]
+    stamps = [t for t, _ in older] + [p.ts for p in raw]
+    values = [v for _, v in older] + [p.value for p in raw]
+    return stamps, values
+
+
+def compute_forecasts(session: Session, resource: Resource, store: bool = True) -> list[ForecastRecord]:
+    """Both methods for every thresholded metric of a resource; stored when `store`."""
+    now = clock.now()
+    settings = get_settings()
+    cfg = ForecastConfig(horizon_minutes=settings.forecast_horizon_hours * 60.0)
+    out: list[ForecastRecord] = []
+    for metric, threshold in thresholds().items():
+        stamps, values = _history(session, resource, metric, now)
+        if len(values) < 2:
+            continue
+        for method in ("seasonal", "linear"):
+            fc = forecast_breach(stamps, values, threshold, method=method, cfg=cfg)
+            record = _record(resource, metric, fc, now)
+            if store:
+                session.add(record)
+            out.append(record)
+    if store:
+        session.flush()
+    return out
+
+
+def _record(resource: Resource, metric: str, fc: Forecast, now: datetime) -> ForecastRecord:
+    return ForecastRecord(
+        resource_pk=resource.id,
+        metric=metric,
+        method=fc.method,
+        threshold=fc.threshold,
+        generated_at=now,
+        data_until=fc.generated_at,
+        breach_at=fc.breach_at,
+        minutes_to_breach=fc.minutes_to_breach,
+        confidence=fc.confidence,
+        points_used=fc.points_used,
+        current=fc.current,
+        already_breached=fc.already_breached,
+        path=[
+            {"ts": p.at.isoformat(), "value": round(p.value, 3), "lower": round(p.lower, 3), "upper": round(p.upper, 3)}
+            for p in fc.path
+        ],
+    )
+
+
+def forecasts_for(session: Session, resource: Resource) -> list[ForecastRecord]:
+    """The latest stored forecasts; computed on the spot (not stored) when none were stored yet."""
+    stored = repository.latest_forecasts(session, resource.id)
+    return stored or compute_forecasts(session, resource, store=False)
+
+
+def config() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "metrics_provider": settings.metrics_provider,
+        "poll_interval_minutes": settings.poll_interval_minutes,
+        "thresholds": thresholds(),
+        "alert_lookahead_min": settings.alert_lookahead_min,
+        "alert_cooldown_min": settings.alert_cooldown_min,
+        "forecast_horizon_hours": settings.forecast_horizon_hours,
+        "forecast_methods": {"default": "seasonal", "baseline": "linear"},
+        "retention_days": {
+            "raw": settings.metrics_retention_raw_days,
+            "5m": settings.metrics_retention_5m_days,
+            "1h": settings.metrics_retention_1h_days,
+        },
+        "channels": {
+            "slack": settings.slack_webhook_url is not None,
+            "email": bool(settings.smtp_host and settings.smtp_to),
+        },
+        "aws": {"region": settings.aws_region, "resource_ids": settings.aws_resource_ids},
+        "gcp": {"project_id": settings.gcp_project_id, "instance_ids": settings.gcp_instance_ids},
+    }
+
+
+def apply_retention(session: Session, now: datetime) -> dict[str, int]:
+    settings = get_settings()
+    return {
+        "raw": repository.delete_points_before(session, now - timedelta(days=settings.metrics_retention_raw_days)),
+        "5m": repository.delete_rollups_before(session, "5m", now - timedelta(days=settings.metrics_retention_5m_days)),
+        "1h": repository.delete_rollups_before(session, "1h", now - timedelta(days=settings.metrics_retention_1h_days)),
+        "forecasts": repository.delete_forecasts_before(session, now - timedelta(days=2)),
+    }
+
+
+# --------------------------------------------------------------------------- notifications (shared)
+
+
+def notify(subject: str, text: str, severity: str = "warning") -> list[dict[str, Any]]:
+    """Send a message on every configured channel (Slack, e-mail); other domains notify through here.
+
+    Returns one delivery record per channel: {"channel", "status": sent|failed|skipped, "attempts", ...}.
+    """
+    from spectra.capacity.channels import Message, deliver
+
+    return [d.as_dict() for d in deliver(Message(subject, text, severity))]

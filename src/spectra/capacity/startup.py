@@ -1,0 +1,8 @@
+"""Capacity start-up: report the collector's state in /api/health."""
+
+from spectra.capacity import poll_status
+from spectra.core.health import register_health_check
+
+
+def startup() -> None:
+    register_health_check("capacity_collector", poll_status.health)

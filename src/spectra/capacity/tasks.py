@@ -1,0 +1,62 @@
+"""Capacity jobs: poll the configured collector (then forecast and alert), and apply retention."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from spectra.capacity import alerts, collectors, poll_status, repository, service
+from spectra.core.config import get_settings
+from spectra.core.jobs import job
+
+log = logging.getLogger("spectra.capacity.tasks")
+
+
+def refresh(session: Session, resource_ids: list[str], client_id: str | None) -> dict[str, int]:
+    """Recompute and store forecasts of these resources, then advance their alert rules."""
+    forecasts = changed = 0
+    for resource_id in resource_ids:
+        resource = repository.resource_by_external(session, client_id, resource_id)
+        if resource is None:
+            continue
+        records = service.compute_forecasts(session, resource)
+        forecasts += len(records)
+        changed += len(alerts.evaluate(session, resource, records))
+    return {"forecasts": forecasts, "alert_changes": changed}
+
+
+@job("capacity.poll", every=lambda s: timedelta(minutes=s.poll_interval_minutes))
+def poll(session: Session, now: datetime) -> dict[str, Any]:
+    """Collect metrics from METRICS_PROVIDER, store them, recompute forecasts and evaluate alerts."""
+    settings = get_settings()
+    try:
+        points = collectors.collect(settings, now)
+    except Exception as exc:
+        poll_status.record(settings.metrics_provider, now, error=f"{type(exc).__name__}: {exc}")
+        raise
+    result = service.ingest(session, None, points, provider=settings.metrics_provider)
+    poll_status.record(settings.metrics_provider, now, points=result.accepted)
+    return {"provider": settings.metrics_provider, "accepted": result.accepted, "duplicates": result.duplicates,
+            **refresh(session, result.resources, None)}  # fmt: skip
+
+
+@job("capacity.client_forecasts", every=lambda s: timedelta(minutes=s.poll_interval_minutes))
+def client_forecasts(session: Session, now: datetime) -> dict[str, Any]:
+    """Forecasts and alerts for resources that clients' agents reported since the last run."""
+    since = now - timedelta(minutes=get_settings().poll_interval_minutes)
+    done = {"forecasts": 0, "alert_changes": 0}
+    for resource in repository.resources(session, None, all_tenants=True):
+        if resource.client_id is None or resource.last_seen_at is None or resource.last_seen_at < since:
+            continue
+        for key, value in refresh(session, [resource.resource_id], resource.client_id).items():
+            done[key] += value
+    return done
+
+
+@job("capacity.retention", every=timedelta(hours=1))
+def retention(session: Session, now: datetime) -> dict[str, Any]:
+    """Delete raw points, roll-ups and forecasts past their retention (METRICS_RETENTION_*_DAYS)."""
+    return service.apply_retention(session, now)
