@@ -134,10 +134,15 @@ def _run(coro: Any) -> None:
         pool.submit(asyncio.run, coro).result()
 
 
+def slack_url(settings: Settings) -> str | None:
+    url = settings.slack_webhook_url.get_secret_value() if settings.slack_webhook_url is not None else ""
+    return url or None
+
+
 def configured(settings: Settings | None = None) -> list[str]:
     settings = settings or get_settings()
     out = []
-    if settings.slack_webhook_url is not None:
+    if slack_url(settings):
         out.append("slack")
     if settings.smtp_host and settings.smtp_to:
         out.append("email")
@@ -148,10 +153,9 @@ def deliver(message: Message, settings: Settings | None = None) -> list[Delivery
     """Send to every configured channel; one Delivery each (a single 'none/skipped' when none is set up)."""
     settings = settings or get_settings()
     out: list[Delivery] = []
-    if settings.slack_webhook_url is not None:
-        out.append(
-            send_slack(settings.slack_webhook_url.get_secret_value(), message, timeout=settings.http_timeout_seconds)
-        )
+    url = slack_url(settings)
+    if url:
+        out.append(send_slack(url, message, timeout=settings.http_timeout_seconds))
     if settings.smtp_host and settings.smtp_to:
         out.append(send_email(settings, message))
     if not out:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from spectra.capacity import repository
+from spectra.capacity.channels import configured
 from spectra.capacity.forecasting import Forecast, ForecastConfig, forecast_breach
 from spectra.capacity.models import ForecastRecord, MetricPoint, MetricRollup, Resource
 from spectra.capacity.schemas import MetricPointIn
@@ -366,10 +367,7 @@ def config() -> dict[str, Any]:
             "5m": settings.metrics_retention_5m_days,
             "1h": settings.metrics_retention_1h_days,
         },
-        "channels": {
-            "slack": settings.slack_webhook_url is not None,
-            "email": bool(settings.smtp_host and settings.smtp_to),
-        },
+        "channels": {name: name in configured(settings) for name in ("slack", "email")},
         "aws": {"region": settings.aws_region, "resource_ids": settings.aws_resource_ids},
         "gcp": {"project_id": settings.gcp_project_id, "instance_ids": settings.gcp_instance_ids},
     }
