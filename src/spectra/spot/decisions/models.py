@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.core.db import Base, TimestampMixin, UUIDPrimaryKey, VersionMixin
@@ -23,6 +23,8 @@ class MLModel(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="uploaded")  # uploaded | active | inactive | rejected
     session_id: Mapped[str] = mapped_column(String(32), index=True)  # one upload session (seed: model sessions)
     artifact_path: Mapped[str | None] = mapped_column(String(500))
+    # The uploaded file itself: every API worker and a restarted server load the same bytes.
+    artifact: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     config: Mapped[dict[str, Any] | None]

@@ -1,0 +1,452 @@
+"""Decisions for an agent (decide / switch-recommendation) and the model registry. Services never commit.
+
+Context of a decision, all from the database: the agent's PRIMARY (where it runs, spot or on-demand), the pools of
+the same instance type and product in its region with their newest canonical features (or, before the first
+consolidation, the pool's latest reported price), the Spot Advisor bucket, the client's fleet (PRIMARYs per pool,
+on-demand count), and the policy: the active engine configuration's policy, overridden by the agent's
+`config["policy"]`. An active interruption-risk model replaces the advisor's probability per pool.
+
+`decide` logs the decision (ml_decisions) and, when the agent has auto-switch on, queues the move as a command
+(request id `decision:<id>`, so a retried request cannot queue it twice); `switch-recommendation` only answers.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from spectra.core.errors import Conflict, NotFound, Unprocessable
+from spectra.spot.decisions import registry
+from spectra.spot.decisions import repository as repo
+from spectra.spot.decisions.engine import (
+    Action,
+    ClientPolicy,
+    CostMinimisingEngine,
+    Decision,
+    DecisionContext,
+    FleetState,
+    InstanceState,
+    PoolCandidate,
+)
+from spectra.spot.decisions.models import MLDecision, MLModel
+from spectra.spot.models import Agent, Pool
+from spectra.spot.pricing import repository as price_repo
+from spectra.spot.pricing.formats import PoolKey
+
+ENGINE_KIND = "decision_engine"
+RISK_KIND = "interruption_risk"
+KINDS = (ENGINE_KIND, RISK_KIND)
+DEFAULT_BOOT_SECONDS = 90.0
+
+
+class Evaluation:
+    def __init__(
+        self,
+        decision: Decision,
+        context: DecisionContext,
+        pools: dict[str, Pool],
+        engine_name: str,
+        engine_model_id: str | None,
+        risk_model_id: str | None,
+        latency_ms: float,
+    ) -> None:
+        self.decision = decision
+        self.context = context
+        self.pools = pools
+        self.engine_name = engine_name
+        self.engine_model_id = engine_model_id
+        self.risk_model_id = risk_model_id
+        self.latency_ms = latency_ms
+
+
+def _policy(session: Session, agent: Agent) -> tuple[ClientPolicy, str, str | None]:
+    active = repo.active_model(session, ENGINE_KIND)
+    base = ClientPolicy()
+    engine_name = CostMinimisingEngine.name
+    if active is not None and active.config:
+        base = registry.policy_from(active.config.get("policy") or {})
+        engine_name = active.config.get("engine", engine_name)
+    overrides = dict((agent.config or {}).get("policy") or {})
+    overrides.setdefault("auto_switch", agent.auto_switch_enabled)
+    try:
+        policy = registry.policy_from(overrides, base)
+    except registry.ModelRejected as exc:
+        raise Unprocessable("the agent's policy is invalid", errors=exc.errors) from None
+    return policy, engine_name, active.id if active else None
+
+
+def _candidates(session: Session, pools: list[Pool], now: datetime) -> list[PoolCandidate]:
+    canonical = price_repo.latest_canonical(session, [p.id for p in pools], now)
+    advisor = price_repo.advisor_entries(session)
+    out = []
+    for pool in pools:
+        row = canonical.get(pool.id)
+        os_name = PoolKey(pool.region, pool.availability_zone, pool.instance_type, pool.product_description).os
+        entry = advisor.get((pool.region, os_name, pool.instance_type))
+        probability = entry.probability if entry else None
+        if row is not None:
+            price, volatility = row.price, row.volatility
+            since = row.hours_since_change + max((now - row.bucket_start).total_seconds(), 0.0) / 3600.0
+            probability = row.interruption_probability if row.interruption_probability is not None else probability
+        elif pool.latest_price is not None:
+            price, volatility, since = pool.latest_price, 0.0, 0.0
+        else:
+            continue  # no price known yet: not a candidate
+        out.append(
+            PoolCandidate(
+                pool_id=pool.id,
+                price=price,
+                interruption_probability=probability if probability is not None else 0.0,
+                interruption_bucket=entry.bucket if entry else pool.interruption_bucket,
+                volatility=volatility,
+                hours_since_change=since,
+                region=pool.region,
+                availability_zone=pool.availability_zone,
+                boot_seconds=pool.boot_seconds_p50 or DEFAULT_BOOT_SECONDS,
+            )
+        )
+    return out
+
+
+def _apply_risk_model(
+    session: Session, candidates: list[PoolCandidate], on_demand: float
+) -> tuple[list[PoolCandidate], str | None]:
+    active = repo.active_model(session, RISK_KIND, with_artifact=True)
+    if active is None or not active.artifact or not candidates:
+        return candidates, None
+    model = registry.load_risk_model(
+        active.framework, active.artifact, active.sha256 or registry.sha256(active.artifact)
+    )
+    rows = [
+        [
+            c.price,
+            c.volatility,
+            c.hours_since_change,
+            c.interruption_probability,
+            c.price / on_demand if on_demand else 0.0,
+        ]
+        for c in candidates
+    ]
+    predicted = model.predict(rows)
+    updated = [
+        PoolCandidate(**{**asdict(c), "interruption_probability": p})
+        for c, p in zip(candidates, predicted, strict=True)
+    ]
+    return updated, active.id
+
+
+def evaluate(session: Session, agent: Agent, now: datetime, power_watts: float | None = None) -> Evaluation:
+    primary = repo.primary_of(session, agent.id)
+    region = (primary.region if primary else None) or agent.region
+    instance_type = (primary.instance_type if primary else None) or agent.instance_type
+    if not region or not instance_type:
+        raise Conflict("the agent has not reported its region and instance type yet", code="agent_not_described")
+    pools = repo.candidate_pools(session, region, instance_type, agent.product_description)
+    by_id = {p.id: p for p in pools}
+    policy, engine_name, engine_model_id = _policy(session, agent)
+    candidates = _candidates(session, pools, now)
+    on_demand = next((p.on_demand_price for p in pools if p.on_demand_price), None)
+    if on_demand is None and primary is not None:
+        on_demand = primary.on_demand_price
+    if on_demand is None:
+        os_name = "Windows" if agent.product_description.lower().startswith("windows") else "Linux"
+        listed = price_repo.on_demand_for(session, region, os_name, instance_type)
+        on_demand = listed.price if listed else None
+    if on_demand is None:
+        raise Conflict(
+            f"no on-demand price is known for {instance_type} in {region}; import one or report it",
+            code="no_on_demand_price",
+        )
+    candidates, risk_model_id = _apply_risk_model(session, candidates, on_demand)
+    size, od_count, per_pool = repo.fleet_counts(session, agent.client_id)
+    lifecycle = primary.lifecycle if primary else "spot"
+    switched_at = repo.last_switch_at(session, agent.id)  # None: never moved, no dwell time to respect
+    instance = InstanceState(
+        instance_id=primary.id if primary else agent.id,
+        lifecycle=lifecycle,
+        pool_id=primary.pool_id if primary and lifecycle == "spot" else None,
+        hours_since_switch=(now - switched_at).total_seconds() / 3600.0 if switched_at else None,
+        replicas=len([r for r in _open_replicas(session, agent.id)]),
+        power_watts=power_watts
+        if power_watts is not None
+        else (primary.power_watts if primary and primary.power_watts else 0.0),
+        region=region,
+    )
+    context = DecisionContext(
+        instance=instance,
+        candidates=candidates,
+        on_demand_price=on_demand,
+        policy=policy,
+        fleet=FleetState(size=max(size, 1), on_demand=od_count, pool_counts=dict(per_pool)),
+        advisor_bucket=next((c.interruption_bucket for c in candidates if c.interruption_bucket is not None), None),
+    )
+    engine = registry.ENGINES.get(engine_name, CostMinimisingEngine)()
+    started = time.perf_counter()
+    decision = engine.decide(context)
+    latency_ms = (time.perf_counter() - started) * 1000.0
+    return Evaluation(decision, context, by_id, engine.name, engine_model_id, risk_model_id, latency_ms)
+
+
+def _open_replicas(session: Session, agent_id: str) -> list[Any]:
+    from spectra.spot.instances import repository as inst_repo
+
+    replica = inst_repo.open_replica(session, agent_id)
+    return [replica] if replica is not None else []
+
+
+def _pool_view(pool: Pool | None) -> dict[str, Any] | None:
+    if pool is None:
+        return None
+    return {
+        "pool_id": pool.id,
+        "region": pool.region,
+        "availability_zone": pool.availability_zone,
+        "instance_type": pool.instance_type,
+        "product_description": pool.product_description,
+    }
+
+
+def render(
+    evaluation: Evaluation, now: datetime, decision_id: str | None = None, command_id: str | None = None
+) -> dict[str, Any]:
+    decision, context = evaluation.decision, evaluation.context
+    engine = CostMinimisingEngine()
+    return {
+        "decision_id": decision_id,
+        "action": decision.action.value,
+        "target_pool_id": decision.target_pool_id,
+        "target_pool": _pool_view(evaluation.pools.get(decision.target_pool_id or "")),
+        "expected_cost_per_hour": round(decision.expected_cost_per_hour, 6),
+        "current_cost_per_hour": round(decision.current_cost_per_hour, 6)
+        if decision.current_cost_per_hour is not None
+        else None,
+        "on_demand_price": context.on_demand_price,
+        "risk": decision.risk,
+        "reason": decision.reason,
+        "engine": evaluation.engine_name,
+        "engine_model_id": evaluation.engine_model_id,
+        "risk_model_id": evaluation.risk_model_id,
+        "latency_ms": round(evaluation.latency_ms, 4),
+        "decided_at": now,
+        "command_id": command_id,
+        "candidates": [
+            {
+                "pool_id": c.pool_id,
+                "availability_zone": c.availability_zone,
+                "price": c.price,
+                "interruption_probability": c.interruption_probability,
+                "interruption_bucket": c.interruption_bucket,
+                "volatility": round(c.volatility, 6),
+                "hours_since_change": round(c.hours_since_change, 3),
+                "expected_cost_per_hour": round(engine.run_cost(context, c), 6),
+                "fleet_count": context.fleet.pool_counts.get(c.pool_id, 0),
+            }
+            for c in sorted(context.candidates, key=lambda c: engine.run_cost(context, c))
+        ],
+        "policy": asdict(context.policy),
+    }
+
+
+def recommend(session: Session, agent: Agent, now: datetime) -> dict[str, Any]:
+    """What the engine would do now; nothing is written."""
+    return render(evaluate(session, agent, now), now)
+
+
+def decide(session: Session, agent: Agent, now: datetime, power_watts: float | None = None) -> dict[str, Any]:
+    """Decide, log the decision, and with auto-switch on queue the move as a command."""
+    evaluation = evaluate(session, agent, now, power_watts)
+    decision = evaluation.decision
+    row = MLDecision(
+        id=uuid.uuid4().hex,
+        client_id=agent.client_id,
+        agent_id=agent.id,
+        instance_id=evaluation.context.instance.instance_id,
+        model_id=evaluation.risk_model_id or evaluation.engine_model_id,
+        engine=evaluation.engine_name,
+        action=decision.action.value,
+        target_pool_id=decision.target_pool_id,
+        expected_cost_per_hour=decision.expected_cost_per_hour,
+        risk=decision.risk,
+        reason=decision.reason,
+        inputs={
+            "on_demand_price": evaluation.context.on_demand_price,
+            "candidates": [asdict(c) for c in evaluation.context.candidates],
+            "fleet": {
+                "size": evaluation.context.fleet.size,
+                "on_demand": evaluation.context.fleet.on_demand,
+                "pool_counts": dict(evaluation.context.fleet.pool_counts),
+            },
+            "instance": asdict(evaluation.context.instance),
+        },
+        latency_ms=evaluation.latency_ms,
+        decided_at=now,
+    )
+    session.add(row)
+    session.flush()
+    command_id = None
+    movable = decision.action in (Action.SWITCH, Action.RETURN_TO_SPOT, Action.FALLBACK_ON_DEMAND)
+    if movable and agent.auto_switch_enabled:
+        from spectra.spot.commands import service as commands
+
+        command, _ = commands.request_switch(
+            session,
+            agent,
+            target_pool_id=decision.target_pool_id if decision.action != Action.FALLBACK_ON_DEMAND else None,
+            target_mode="on_demand" if decision.action == Action.FALLBACK_ON_DEMAND else "spot",
+            reason=f"engine: {decision.reason}",
+            issued_by="engine",
+            request_id=f"decision:{row.id}",
+        )
+        row.executed, row.command_id = True, command.id
+        command_id = command.id
+        session.flush()
+    return render(evaluation, now, row.id, command_id)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def model_state(model: MLModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "version": model.model_version,
+        "kind": model.kind,
+        "framework": model.framework,
+        "status": model.status,
+        "session_id": model.session_id,
+        "sha256": model.sha256,
+        "size_bytes": model.size_bytes,
+        "config": model.config,
+        "validation": model.validation,
+        "uploaded_by": model.uploaded_by,
+        "uploaded_at": model.created_at,
+        "activated_at": model.activated_at,
+        "previous_model_id": model.previous_model_id,
+        "notes": model.notes,
+    }
+
+
+def _ensure_new(session: Session, kind: str, name: str, version: str) -> None:
+    if repo.model_by_name(session, kind, name, version) is not None:
+        raise Conflict(f"{kind} {name!r} version {version!r} already exists", code="model_exists")
+
+
+def upload_engine(
+    session: Session, name: str, version: str, config: dict[str, Any], actor: str | None, notes: str | None
+) -> MLModel:
+    _ensure_new(session, ENGINE_KIND, name, version)
+    try:
+        validation = registry.validate_engine_config(config)
+    except registry.ModelRejected as exc:
+        raise Unprocessable(str(exc), errors=exc.errors) from None
+    model = MLModel(
+        name=name,
+        model_version=version,
+        kind=ENGINE_KIND,
+        framework="builtin",
+        status="uploaded",
+        session_id=uuid.uuid4().hex,
+        config={"engine": validation["engine"], "policy": config.get("policy") or {}},
+        validation=validation,
+        uploaded_by=actor,
+        notes=notes,
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def upload_model(
+    session: Session,
+    *,
+    name: str,
+    version: str,
+    framework: str,
+    data: bytes,
+    actor: str | None,
+    notes: str | None = None,
+    session_id: str | None = None,
+) -> MLModel:
+    _ensure_new(session, RISK_KIND, name, version)
+    try:
+        validation = registry.validate_risk_model(framework, data)
+    except registry.ModelRejected as exc:
+        raise Unprocessable(str(exc), errors=exc.errors) from None
+    model = MLModel(
+        name=name,
+        model_version=version,
+        kind=RISK_KIND,
+        framework=framework,
+        status="uploaded",
+        session_id=session_id or uuid.uuid4().hex,
+        artifact=data,
+        sha256=registry.sha256(data),
+        size_bytes=len(data),
+        validation=validation,
+        uploaded_by=actor,
+        notes=notes,
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def activate(session: Session, model_id: str, now: datetime) -> MLModel:
+    """Make a model the active one of its kind; the one it replaces is remembered for fallback."""
+    model = repo.get_model(session, model_id)
+    if model is None:
+        raise NotFound(f"no model {model_id}")
+    if model.status == "active":
+        return model
+    current = repo.active_model(session, model.kind)
+    if current is not None:
+        current.status = "inactive"
+    model.status, model.activated_at = "active", now
+    model.previous_model_id = current.id if current else None
+    session.flush()
+    return model
+
+
+def fallback(session: Session, kind: str, now: datetime) -> dict[str, Any]:
+    """Deactivate the active model of a kind and re-activate the one it replaced (or the built-in default)."""
+    if kind not in KINDS:
+        raise Unprocessable("unknown kind", [{"field": "kind", "msg": " | ".join(KINDS)}])
+    current = repo.active_model(session, kind)
+    if current is None:
+        raise Conflict(f"no active {kind} to fall back from", code="nothing_active")
+    current.status = "inactive"
+    previous = repo.get_model(session, current.previous_model_id) if current.previous_model_id else None
+    if previous is not None:
+        previous.status, previous.activated_at = "active", now
+    session.flush()
+    return {
+        "kind": kind,
+        "deactivated": model_state(current),
+        "active": model_state(previous) if previous else None,
+        "using": previous.name if previous else "built-in default",
+    }
+
+
+def sessions(session: Session) -> list[dict[str, Any]]:
+    """Upload sessions, newest first, each with its models and how many decisions they made."""
+    grouped: dict[str, list[MLModel]] = {}
+    for model in repo.list_models(session):
+        grouped.setdefault(model.session_id, []).append(model)
+    out: list[dict[str, Any]] = []
+    for session_id, models in grouped.items():
+        out.append(
+            {
+                "session_id": session_id,
+                "uploaded_at": min(m.created_at for m in models),
+                "active": any(m.status == "active" for m in models),
+                "models": [{**model_state(m), "decisions": repo.decision_count(session, m.id)} for m in models],
+            }
+        )
+    out.sort(key=lambda s: s["uploaded_at"], reverse=True)
+    return out

@@ -1,0 +1,190 @@
+"""decide / switch-recommendation through the API, and the model registry (upload, activate, fallback)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import numpy as np
+import skops.io as sio
+from fastapi.testclient import TestClient
+from sklearn.dummy import DummyRegressor
+from sklearn.tree import DecisionTreeRegressor
+from sqlalchemy.orm import Session
+
+from spectra.spot.models import Command, MLDecision
+from spectra.spot.pricing import service as pricing
+from spectra.spot.pricing.formats import parse_spot_advisor
+from tests.factories import make_tenant
+from tests.spot.spot_factories import register_agent, report_prices
+
+NOW = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def _fleet(client: TestClient, db: Session, prices: dict[str, float]) -> tuple[object, dict, list[str]]:
+    tenant = make_tenant(db)
+    agent = register_agent(client, tenant.headers, zone="us-east-1a", spot_price=prices["us-east-1a"])
+    pools = report_prices(client, tenant.headers, agent["agent_id"], prices)
+    return tenant, agent, pools
+
+
+def test_switch_recommendation_names_the_cheaper_pool_and_writes_nothing(client: TestClient, db: Session) -> None:
+    tenant, agent, pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    response = client.get(f"/api/agents/{agent['agent_id']}/switch-recommendation", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # default policy: switch 0.02 USD over 12 h = 0.00167 USD/h; saving 0.040 − 0.0217 ≫ margin
+    assert body["action"] == "switch"
+    assert body["target_pool_id"] == pools[1]
+    assert body["target_pool"]["availability_zone"] == "us-east-1b"
+    assert body["expected_cost_per_hour"] == 0.02
+    assert body["current_cost_per_hour"] == 0.04
+    assert body["on_demand_price"] == 0.096
+    assert [c["availability_zone"] for c in body["candidates"]] == ["us-east-1b", "us-east-1a"]
+    assert body["decision_id"] is None and body["command_id"] is None
+    assert db.query(MLDecision).count() == 0
+
+
+def test_decide_logs_the_decision_and_queues_the_switch(client: TestClient, db: Session) -> None:
+    tenant, agent, pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    response = client.post(f"/api/agents/{agent['agent_id']}/decide", headers=tenant.headers, json={})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["action"] == "switch"
+    logged = db.get(MLDecision, body["decision_id"])
+    assert logged is not None and logged.action == "switch" and logged.executed
+    command = db.get(Command, body["command_id"])
+    assert command is not None
+    assert (command.command_type, command.target_pool_id, command.issued_by) == ("switch", pools[1], "engine")
+    assert command.request_id == f"decision:{body['decision_id']}"
+
+
+def test_decide_stays_when_the_saving_is_under_the_margin(client: TestClient, db: Session) -> None:
+    tenant, agent, _ = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.039})
+    body = client.post(f"/api/agents/{agent['agent_id']}/decide", headers=tenant.headers).json()
+    assert body["action"] == "stay"
+    assert body["command_id"] is None
+    assert db.query(Command).filter_by(issued_by="engine").count() == 0
+
+
+def test_decisions_are_tenant_scoped(client: TestClient, db: Session) -> None:
+    _, agent, _ = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    other = make_tenant(db)
+    assert client.post(f"/api/agents/{agent['agent_id']}/decide", headers=other.headers).status_code == 404
+    assert (
+        client.get(f"/api/agents/{agent['agent_id']}/switch-recommendation", headers=other.headers).status_code == 404
+    )
+
+
+def test_every_pool_risky_means_on_demand(client: TestClient, db: Session) -> None:
+    tenant, agent, _ = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    advisor = {
+        "ranges": [{"index": 4, "label": ">20%"}],
+        "spot_advisor": {"us-east-1": {"Linux": {"m5.large": {"r": 4, "s": 60}}}},
+    }
+    pricing.import_spot_advisor(db, parse_spot_advisor(json.dumps(advisor)), NOW)
+    body = client.get(f"/api/agents/{agent['agent_id']}/switch-recommendation", headers=tenant.headers).json()
+    assert body["action"] == "fallback_on_demand"
+    assert all(c["interruption_probability"] == 0.25 for c in body["candidates"])
+
+
+def test_engine_upload_validates_activates_and_falls_back(
+    client: TestClient, db: Session, admin_headers: dict[str, str]
+) -> None:
+    bad = client.post(
+        "/api/admin/decision-engine/upload",
+        headers=admin_headers,
+        json={"name": "cautious", "version": "1", "policy": {"hysteresis_pct": -1, "warp": 9}},
+    )
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"policy.hysteresis_pct", "policy.warp"}
+
+    uploaded = client.post(
+        "/api/admin/decision-engine/upload",
+        headers=admin_headers,
+        json={"name": "cautious", "version": "1", "policy": {"hysteresis_pct": 0.9}, "activate": True},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["status"] == "active"
+    duplicate = client.post(
+        "/api/admin/decision-engine/upload", headers=admin_headers, json={"name": "cautious", "version": "1"}
+    )
+    assert duplicate.status_code == 409
+
+    tenant, agent, _ = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    url = f"/api/agents/{agent['agent_id']}/switch-recommendation"
+    cautious = client.get(url, headers=tenant.headers).json()
+    assert cautious["action"] == "stay"  # a 90 % hysteresis margin swallows the saving
+    assert cautious["engine_model_id"] == uploaded.json()["id"]
+
+    fallback = client.post("/api/admin/ml-models/fallback", headers=admin_headers, json={"kind": "decision_engine"})
+    assert fallback.status_code == 200
+    assert fallback.json()["using"] == "built-in default"
+    assert client.get(url, headers=tenant.headers).json()["action"] == "switch"
+    again = client.post("/api/admin/ml-models/fallback", headers=admin_headers, json={"kind": "decision_engine"})
+    assert again.status_code == 409
+
+    sessions = client.get("/api/admin/ml-models/sessions", headers=admin_headers).json()
+    assert sessions[0]["models"][0]["name"] == "cautious"
+    assert client.get("/api/admin/ml-models/sessions", headers=tenant.headers).status_code == 403
+
+
+def _skops(model: object) -> bytes:
+    return sio.dumps(model)
+
+
+def test_risk_model_upload_activation_changes_the_decision(
+    client: TestClient, db: Session, admin_headers: dict[str, str]
+) -> None:
+    risky = DummyRegressor(strategy="constant", constant=0.3).fit(np.zeros((2, 5)), [0.3, 0.3])
+    uploaded = client.post(
+        "/api/admin/ml-models/upload",
+        headers=admin_headers,
+        files={"file": ("risk.skops", io.BytesIO(_skops(risky)), "application/octet-stream")},
+        data={"name": "pessimist", "version": "1", "framework": "skops"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    model = uploaded.json()
+    assert model["status"] == "uploaded"
+    assert model["validation"]["smoke_predictions"] == [0.3, 0.3]
+
+    tenant, agent, _ = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    url = f"/api/agents/{agent['agent_id']}/switch-recommendation"
+    assert client.get(url, headers=tenant.headers).json()["action"] == "switch"  # uploaded, not active yet
+    activated = client.post("/api/admin/ml-models/activate", headers=admin_headers, json={"model_id": model["id"]})
+    assert activated.json()["status"] == "active"
+    body = client.get(url, headers=tenant.headers).json()
+    assert body["action"] == "fallback_on_demand"  # the model says 30 %/month everywhere, over the 20 % limit
+    assert body["risk_model_id"] == model["id"]
+
+    tree = DecisionTreeRegressor(max_depth=2).fit(np.random.default_rng(1).random((20, 5)), np.full(20, 0.01))
+    second = client.post(
+        "/api/admin/ml-models/upload",
+        headers=admin_headers,
+        files={"file": ("tree.skops", io.BytesIO(_skops(tree)), "application/octet-stream")},
+        data={"name": "tree", "version": "1"},
+    )
+    assert second.status_code == 201, second.text
+    client.post("/api/admin/ml-models/activate", headers=admin_headers, json={"model_id": second.json()["id"]})
+    assert client.get(url, headers=tenant.headers).json()["action"] == "switch"
+    back = client.post("/api/admin/ml-models/fallback", headers=admin_headers, json={"kind": "interruption_risk"})
+    assert back.json()["active"]["id"] == model["id"]
+
+
+def test_unloadable_models_are_rejected(client: TestClient, db: Session, admin_headers: dict[str, str]) -> None:
+    onnx = client.post(
+        "/api/admin/ml-models/upload",
+        headers=admin_headers,
+        files={"file": ("m.onnx", io.BytesIO(b"not a model"), "application/octet-stream")},
+        data={"name": "junk", "version": "1", "framework": "onnx"},
+    )
+    assert onnx.status_code == 422
+    assert "ONNX" in onnx.json()["detail"]
+    skops_junk = client.post(
+        "/api/admin/ml-models/upload",
+        headers=admin_headers,
+        files={"file": ("m.skops", io.BytesIO(b"PK\x03\x04junk"), "application/octet-stream")},
+        data={"name": "junk", "version": "2", "framework": "skops"},
+    )
+    assert skops_junk.status_code == 422
