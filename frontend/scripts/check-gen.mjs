@@ -29,10 +29,13 @@ try {
     } else {
       console.warn(`check-gen: ${spectra} not found, only checking schema.d.ts against openapi.json`);
     }
+    // Run the very command `npm run gen` runs, writing to a temporary file instead.
     const generated = join(tmp, "schema.d.ts");
-    execFileSync(join(root, "node_modules/.bin/openapi-typescript"), [schemaJson, "-o", generated], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    const [bin, ...args] = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.gen.split(/\s+/);
+    const out = args.indexOf("-o");
+    if (out < 0) throw new Error("the gen script must write with -o <file>");
+    args[out + 1] = generated;
+    execFileSync(join(root, "node_modules/.bin", bin), args, { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
     if (!existsSync(schemaTs) || readFileSync(generated, "utf8") !== readFileSync(schemaTs, "utf8")) {
       problems.push("src/api/schema.d.ts is stale: run `npm run gen` in frontend/");
     }

@@ -249,6 +249,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/consolidation-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Consolidation Jobs
+         * @description Pricing consolidation runs, newest first: window, row counts per tier, duplicates, interpolations, errors.
+         */
+        get: operations["list_consolidation_jobs_api_admin_consolidation_jobs_get"];
+        put?: never;
+        /**
+         * Run Consolidation
+         * @description Run the consolidation now over everything staged since the last successful run.
+         */
+        post: operations["run_consolidation_api_admin_consolidation_jobs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/decision-engine/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Engine
+         * @description Register a decision engine configuration (engine name + policy values); validated by a smoke decision.
+         */
+        post: operations["upload_engine_api_admin_decision_engine_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/emergency-events": {
         parameters: {
             query?: never;
@@ -409,6 +453,87 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/ml-models/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Activate Model
+         * @description Make a model the active one of its kind (the previous one is kept for fallback).
+         */
+        post: operations["activate_model_api_admin_ml_models_activate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-models/fallback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Fallback Model
+         * @description Deactivate the active model of a kind and go back to the one it replaced (or the built-in default).
+         */
+        post: operations["fallback_model_api_admin_ml_models_fallback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-models/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model Sessions
+         * @description Upload sessions, newest first, with their models, status and how many decisions each made.
+         */
+        get: operations["model_sessions_api_admin_ml_models_sessions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-models/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Model
+         * @description Upload an interruption-risk model (features: price, volatility, hours_since_change, interruption_probability,
+         *     on_demand_ratio → monthly probability). It is loaded and scored on sample rows before it is stored.
+         */
+        post: operations["upload_model_api_admin_ml_models_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/pools/statistics": {
         parameters: {
             query?: never;
@@ -423,6 +548,26 @@ export interface paths {
         get: operations["pool_statistics_api_admin_pools_statistics_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/pricing/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Prices
+         * @description Import a price file. Bad rows are reported all at once (file, line or index, field) and nothing is stored.
+         */
+        post: operations["import_prices_api_admin_pricing_import_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -612,6 +757,27 @@ export interface paths {
          * @description Change the configuration (send the version you read). Auto-switch and manual replica mode exclude each other.
          */
         patch: operations["update_config_api_agents__agent_id__config_patch"];
+        trace?: never;
+    };
+    "/api/agents/{agent_id}/decide": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decide
+         * @description Decide now for the agent's PRIMARY: stay, switch, create a replica, fall back to on-demand or return to
+         *     spot. The decision is logged; with auto-switch on, a move is queued as a command (command_id).
+         */
+        post: operations["decide_api_agents__agent_id__decide_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/agents/{agent_id}/emergency-status": {
@@ -816,6 +982,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/agents/{agent_id}/switch-recommendation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Switch Recommendation
+         * @description What the engine recommends now, with every candidate pool's expected cost; nothing is queued or logged.
+         */
+        get: operations["switch_recommendation_api_agents__agent_id__switch_recommendation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents/{agent_id}/switch-report": {
         parameters: {
             query?: never;
@@ -890,6 +1076,26 @@ export interface paths {
          * @description The agent terminated these instances (ZOMBIEs, released replicas): each becomes TERMINATED.
          */
         post: operations["termination_report_api_agents__agent_id__termination_report_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Alerts
+         * @description Recent alert history, newest first.
+         */
+        get: operations["get_alerts_api_alerts_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1549,6 +1755,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Config
+         * @description Active metrics provider, poll interval, thresholds, lookahead, retention and configured channels.
+         */
+        get: operations["get_config_api_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events/stream": {
         parameters: {
             query?: never;
@@ -1561,6 +1787,26 @@ export interface paths {
          * @description Live events of the caller's tenant (admins: all); resumes after `Last-Event-ID`; sends heartbeats.
          */
         get: operations["event_stream_api_events_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forecast
+         * @description Predicted saturation: per metric, the default (seasonal) and baseline (linear) breach forecasts.
+         */
+        get: operations["get_forecast_api_forecast_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1707,6 +1953,34 @@ export interface paths {
          * @description Evaluate the instance now from its p95 CPU/memory over the window; `accept` applies the result.
          */
         post: operations["optimize_instance_api_instances__instance_id__optimize_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Metrics
+         * @description A resource's metrics over a range, from raw points or roll-ups, downsampled to max_points buckets.
+         */
+        get: operations["get_metrics_api_metrics_get"];
+        put?: never;
+        /**
+         * Post Metrics
+         * @description Store a batch of metric points for the caller's resources, all or nothing.
+         *
+         *     Invalid points reject the batch with 422 and are listed by index (`errors[].row`). Points already
+         *     stored (same resource, metric and time) are skipped, so a retried batch does no harm.
+         *     Admin batches describe the platform's own resources.
+         */
+        post: operations["post_metrics_api_metrics_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1980,6 +2254,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Resources
+         * @description Monitored resources with their latest values and which metrics are over threshold.
+         */
+        get: operations["get_resources_api_resources_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings": {
         parameters: {
             query?: never;
@@ -1999,6 +2293,50 @@ export interface paths {
         put: operations["update_settings_api_settings_put"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/silences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Silences
+         * @description The caller's silences (expired ones included until deleted).
+         */
+        get: operations["list_silences_api_silences_get"];
+        put?: never;
+        /**
+         * Create Silence
+         * @description Mute notifications of matching alerts until `ends_at`, or in a recurring weekly UTC window.
+         */
+        post: operations["create_silence_api_silences_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/silences/{silence_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Silence
+         * @description Remove a silence.
+         */
+        delete: operations["delete_silence_api_silences__silence_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2050,6 +2388,26 @@ export interface paths {
          * @description Rename a team or change its cost centre.
          */
         patch: operations["update_team_api_teams__team_id__patch"];
+        trace?: never;
+    };
+    "/api/test-alert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post Test Alert
+         * @description Send a test message to every configured channel (Slack, e-mail); the response says how each went.
+         */
+        post: operations["post_test_alert_api_test_alert_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/whoami": {
@@ -2141,6 +2499,11 @@ export interface components {
             status: string;
             /** Summary */
             summary: string;
+        };
+        /** ActivateIn */
+        ActivateIn: {
+            /** Model Id */
+            model_id: string;
         };
         /** ActivityOut */
         ActivityOut: {
@@ -2284,7 +2647,7 @@ export interface components {
              * Lifecycle
              * @default spot
              */
-            lifecycle: string;
+            lifecycle?: string;
             /** Logical Name */
             logical_name?: string | null;
             /** On Demand Price */
@@ -2293,11 +2656,51 @@ export interface components {
              * Product Description
              * @default Linux/UNIX
              */
-            product_description: string;
+            product_description?: string;
             /** Region */
             region: string;
             /** Spot Price */
             spot_price?: number | null;
+        };
+        /** AlertOut */
+        AlertOut: {
+            /** Breach At */
+            breach_at: string | null;
+            /** Deliveries */
+            deliveries: components["schemas"]["DeliveryOut"][];
+            /** Fired At */
+            fired_at: string | null;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Last Notified At */
+            last_notified_at: string | null;
+            /** Message */
+            message: string;
+            /** Metric */
+            metric: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Resource Id */
+            resource_id?: string | null;
+            /** Rule */
+            rule: string;
+            /** Severity */
+            severity: string;
+            /** Silenced By */
+            silenced_by: string | null;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** State */
+            state: string;
+            /** Threshold */
+            threshold: number | null;
+            /** Value */
+            value: number | null;
         };
         /** AlertRuleIn */
         AlertRuleIn: {
@@ -2307,12 +2710,12 @@ export interface components {
              * Cooldown Minutes
              * @default 60
              */
-            cooldown_minutes: number;
+            cooldown_minutes?: number;
             /**
              * Direction
              * @default above
              */
-            direction: string;
+            direction?: string;
             /** Instance Type */
             instance_type?: string | null;
             /** Name */
@@ -2339,7 +2742,7 @@ export interface components {
              * Cooldown Minutes
              * @default 60
              */
-            cooldown_minutes: number;
+            cooldown_minutes?: number;
             /**
              * Created At
              * Format: date-time
@@ -2349,7 +2752,7 @@ export interface components {
              * Direction
              * @default above
              */
-            direction: string;
+            direction?: string;
             /** Enabled */
             enabled: boolean;
             /** Id */
@@ -2530,6 +2933,52 @@ export interface components {
             /** Request Id */
             request_id: string | null;
         };
+        /** Body_import_prices_api_admin_pricing_import_post */
+        Body_import_prices_api_admin_pricing_import_post: {
+            /**
+             * Consolidate
+             * @description price history: consolidate right away
+             * @default true
+             */
+            consolidate?: boolean;
+            /**
+             * File
+             * @description describe-spot-price-history CSV/TSV/JSON, advisor JSON or price CSV
+             */
+            file: string;
+            /**
+             * Kind
+             * @default price-history
+             * @enum {string}
+             */
+            kind?: "price-history" | "spot-advisor" | "on-demand";
+            /**
+             * Region
+             * @description on-demand tables only: the region the prices are for
+             */
+            region?: string | null;
+        };
+        /** Body_upload_model_api_admin_ml_models_upload_post */
+        Body_upload_model_api_admin_ml_models_upload_post: {
+            /**
+             * File
+             * @description Interruption-risk model: skops (scikit-learn) or ONNX
+             */
+            file: string;
+            /**
+             * Framework
+             * @default skops
+             */
+            framework?: string;
+            /** Name */
+            name: string;
+            /** Notes */
+            notes?: string | null;
+            /** Session Id */
+            session_id?: string | null;
+            /** Version */
+            version: string;
+        };
         /** Breakdown */
         Breakdown: {
             /** Cost Usd */
@@ -2562,7 +3011,7 @@ export interface components {
              * @description Operational CO2e method
              * @default location
              */
-            basis: string;
+            basis?: string;
             /** Budget Co2E Kg */
             budget_co2e_kg: number;
             /**
@@ -2570,7 +3019,7 @@ export interface components {
              * @description Count embodied (Scope 3) hardware emissions too
              * @default true
              */
-            include_embodied: boolean;
+            include_embodied?: boolean;
             /**
              * Quarter
              * @description Default: the current quarter
@@ -2688,6 +3137,27 @@ export interface components {
             succeeded: number;
             /** Total */
             total: number;
+        };
+        /** CandidateOut */
+        CandidateOut: {
+            /** Availability Zone */
+            availability_zone: string | null;
+            /** Expected Cost Per Hour */
+            expected_cost_per_hour: number;
+            /** Fleet Count */
+            fleet_count: number;
+            /** Hours Since Change */
+            hours_since_change: number;
+            /** Interruption Bucket */
+            interruption_bucket: number | null;
+            /** Interruption Probability */
+            interruption_probability: number;
+            /** Pool Id */
+            pool_id: string;
+            /** Price */
+            price: number;
+            /** Volatility */
+            volatility: number;
         };
         /** CleanupReport */
         CleanupReport: {
@@ -2860,7 +3330,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
         };
         /** CommandOut */
         CommandOut: {
@@ -2904,12 +3374,137 @@ export interface components {
             /** Target Pool Id */
             target_pool_id: string | null;
         };
+        /** ConsolidationJobOut */
+        ConsolidationJobOut: {
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /** Duplicates Dropped */
+            duplicates_dropped: number;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Pools */
+            pools: number;
+            /** Replica Overridden */
+            replica_overridden: number;
+            /** Rows Canonical */
+            rows_canonical: number;
+            /** Rows Consolidated */
+            rows_consolidated: number;
+            /** Rows Interpolated */
+            rows_interpolated: number;
+            /** Rows Staged */
+            rows_staged: number;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Stats */
+            stats: {
+                [key: string]: unknown;
+            } | null;
+            /** Status */
+            status: string;
+            /** Trigger */
+            trigger: string;
+            /** Window End */
+            window_end: string | null;
+            /** Window Start */
+            window_start: string | null;
+        };
+        /** DecideIn */
+        DecideIn: {
+            /**
+             * Power Watts
+             * @description Instance power draw, for the carbon price
+             */
+            power_watts?: number | null;
+        };
         /** DecisionIn */
         DecisionIn: {
             /** Reason */
             reason?: string | null;
             /** Request Id */
             request_id?: string | null;
+        };
+        /** DecisionOut */
+        DecisionOut: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "stay" | "switch" | "create_replica" | "fallback_on_demand" | "return_to_spot";
+            /** Candidates */
+            candidates: components["schemas"]["CandidateOut"][];
+            /**
+             * Command Id
+             * @description The queued command when auto-switch acted on the decision
+             */
+            command_id: string | null;
+            /** Current Cost Per Hour */
+            current_cost_per_hour: number | null;
+            /**
+             * Decided At
+             * Format: date-time
+             */
+            decided_at: string;
+            /**
+             * Decision Id
+             * @description Set when the decision was logged (decide), null for a recommendation
+             */
+            decision_id: string | null;
+            /** Engine */
+            engine: string;
+            /** Engine Model Id */
+            engine_model_id: string | null;
+            /**
+             * Expected Cost Per Hour
+             * @description USD/h of the state the instance ends up in
+             */
+            expected_cost_per_hour: number;
+            /** Latency Ms */
+            latency_ms: number;
+            /** On Demand Price */
+            on_demand_price: number;
+            /** Policy */
+            policy: {
+                [key: string]: unknown;
+            };
+            /** Reason */
+            reason: string;
+            /**
+             * Risk
+             * @description Monthly interruption probability of that state
+             */
+            risk: number;
+            /** Risk Model Id */
+            risk_model_id: string | null;
+            target_pool: components["schemas"]["PoolRef"] | null;
+            /** Target Pool Id */
+            target_pool_id: string | null;
+        };
+        /** DeliveryOut */
+        DeliveryOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Attempts */
+            attempts: number;
+            /** Channel */
+            channel: string;
+            /** Error */
+            error?: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "sent" | "failed" | "skipped";
         };
         /** DismissIn */
         DismissIn: {
@@ -2929,12 +3524,109 @@ export interface components {
              */
             version?: number | null;
         };
+        /** EngineUpload */
+        EngineUpload: {
+            /**
+             * Activate
+             * @default false
+             */
+            activate?: boolean;
+            /**
+             * Engine
+             * @default cost-minimising-v1
+             */
+            engine?: string;
+            /** Name */
+            name: string;
+            /** Notes */
+            notes?: string | null;
+            /**
+             * Policy
+             * @description Any ClientPolicy field, e.g. hysteresis_pct
+             */
+            policy?: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: string;
+        };
         /** ExcludedOut */
         ExcludedOut: {
             /** Code */
             code: string;
             /** Reasons */
             reasons: string[];
+        };
+        /** FallbackIn */
+        FallbackIn: {
+            /**
+             * Kind
+             * @default decision_engine
+             * @enum {string}
+             */
+            kind?: "decision_engine" | "interruption_risk";
+        };
+        /** FallbackOut */
+        FallbackOut: {
+            active: components["schemas"]["ModelOut"] | null;
+            deactivated: components["schemas"]["ModelOut"];
+            /** Kind */
+            kind: string;
+            /** Using */
+            using: string;
+        };
+        /**
+         * ForecastOut
+         * @description A breach forecast: when (if at all) the metric crosses its threshold within the horizon.
+         */
+        ForecastOut: {
+            /** Already Breached */
+            already_breached: boolean;
+            /** Breach At */
+            breach_at: string | null;
+            /** Confidence */
+            confidence: number;
+            /** Current */
+            current: number | null;
+            /**
+             * Data Until
+             * Format: date-time
+             */
+            data_until: string;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "seasonal" | "linear";
+            /** Metric */
+            metric: string;
+            /** Minutes To Breach */
+            minutes_to_breach: number | null;
+            /** Path */
+            path: components["schemas"]["ForecastPathPoint"][];
+            /** Points Used */
+            points_used: number;
+            /** Threshold */
+            threshold: number;
+        };
+        /** ForecastPathPoint */
+        ForecastPathPoint: {
+            /** Lower */
+            lower: number;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /** Upper */
+            upper: number;
+            /** Value */
+            value: number;
         };
         /**
          * GlobalSettingsIn
@@ -2995,7 +3687,7 @@ export interface components {
              * Status
              * @default running
              */
-            status: string;
+            status?: string;
         };
         /** HeartbeatOut */
         HeartbeatOut: {
@@ -3013,6 +3705,21 @@ export interface components {
             server_time: string;
             /** Status */
             status: string;
+        };
+        /** ImportOut */
+        ImportOut: {
+            consolidation?: components["schemas"]["ConsolidationJobOut"] | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "price-history" | "spot-advisor" | "on-demand";
+            /** Source */
+            source: string;
         };
         /** InstancePage */
         InstancePage: {
@@ -3125,7 +3832,7 @@ export interface components {
              * @description Radar dateRange, e.g. 7d
              * @default 7d
              */
-            date_range: string;
+            date_range?: string;
         };
         /** LatencyFetchOut */
         LatencyFetchOut: {
@@ -3165,6 +3872,16 @@ export interface components {
             /** To Region */
             to_region: string;
         };
+        /** LatestValue */
+        LatestValue: {
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /** Value */
+            value: number;
+        };
         /** MaintenanceWindowIn */
         MaintenanceWindowIn: {
             /**
@@ -3179,12 +3896,60 @@ export interface components {
              * @description Opening time, HH:MM UTC
              * @default 00:00
              */
-            start: string;
+            start?: string;
         };
         /** MarkedRead */
         MarkedRead: {
             /** Marked */
             marked: number;
+        };
+        /**
+         * MetricBatchIn
+         * @description A batch of points, stored all or nothing (bad points are named by their index in `points`).
+         */
+        MetricBatchIn: {
+            /**
+             * Points
+             * @description MetricPointIn objects
+             */
+            points: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** MetricBatchOut */
+        MetricBatchOut: {
+            /** Accepted */
+            accepted: number;
+            /** Duplicates */
+            duplicates: number;
+            /** Resources */
+            resources: string[];
+        };
+        /** MetricsOut */
+        MetricsOut: {
+            /** Bucket Seconds */
+            bucket_seconds: number;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Metrics */
+            metrics: {
+                [key: string]: components["schemas"]["SeriesPoint"][];
+            };
+            /** Resource Id */
+            resource_id: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "raw" | "5m" | "1h";
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** MigrationIn */
         MigrationIn: {
@@ -3193,7 +3958,7 @@ export interface components {
              * @description Only plan; execute later with the same request_id
              * @default false
              */
-            dry_run: boolean;
+            dry_run?: boolean;
             /**
              * Instance Id
              * @description The instance (or workload's instance) to move
@@ -3282,6 +4047,62 @@ export interface components {
             offset: number;
             /** Total */
             total: number;
+        };
+        /** ModelOut */
+        ModelOut: {
+            /** Activated At */
+            activated_at: string | null;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            } | null;
+            /** Framework */
+            framework: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Notes */
+            notes: string | null;
+            /** Previous Model Id */
+            previous_model_id: string | null;
+            /** Session Id */
+            session_id: string;
+            /** Sha256 */
+            sha256: string | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Status */
+            status: string;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string | null;
+            /** Validation */
+            validation: {
+                [key: string]: unknown;
+            } | null;
+            /** Version */
+            version: string;
+        };
+        /** ModelSessionOut */
+        ModelSessionOut: {
+            /** Active */
+            active: boolean;
+            /** Models */
+            models: components["schemas"]["SessionModelOut"][];
+            /** Session Id */
+            session_id: string;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
         };
         /** MonthPoint */
         MonthPoint: {
@@ -3386,13 +4207,13 @@ export interface components {
              * @description Apply the recommendation now (records the action)
              * @default false
              */
-            accept: boolean;
+            accept?: boolean;
             /**
              * Allow Architecture Change
              * @description Also consider arm64 ↔ x86_64 types
              * @default false
              */
-            allow_architecture_change: boolean;
+            allow_architecture_change?: boolean;
             /**
              * Request Id
              * @description Idempotency of the accept
@@ -3403,7 +4224,7 @@ export interface components {
              * @description Utilisation window (p95 over it)
              * @default 168
              */
-            window_hours: number;
+            window_hours?: number;
         };
         /** OptimizeOut */
         OptimizeOut: {
@@ -3460,64 +4281,77 @@ export interface components {
              * Auto Migrate
              * @default false
              */
-            auto_migrate: boolean;
+            auto_migrate?: boolean;
             /**
              * Auto Rightsize
              * @default false
              */
-            auto_rightsize: boolean;
+            auto_rightsize?: boolean;
             /**
              * Auto Schedule
              * @default false
              */
-            auto_schedule: boolean;
+            auto_schedule?: boolean;
             /**
              * Daily Change Budget
              * @default 5
              */
-            daily_change_budget: number;
+            daily_change_budget?: number;
             /**
              * Idle Notice Hours
              * @default 4
              */
-            idle_notice_hours: number;
+            idle_notice_hours?: number;
             /**
              * Idle Stop After Hours
              * @default 24
              */
-            idle_stop_after_hours: number;
+            idle_stop_after_hours?: number;
             /** @description When automatic changes may happen; none = any time */
             maintenance_window?: components["schemas"]["MaintenanceWindowIn"] | null;
             /**
              * Migrate Max Latency Ms
              * @default 100
              */
-            migrate_max_latency_ms: number;
+            migrate_max_latency_ms?: number;
             /**
              * Migrate Min Savings Pct
              * @default 20
              */
-            migrate_min_savings_pct: number;
+            migrate_min_savings_pct?: number;
             /**
              * Mode
              * @default recommend
              */
-            mode: string;
+            mode?: string;
             /**
              * Rightsize Min Monthly Savings Usd
              * @default 10
              */
-            rightsize_min_monthly_savings_usd: number;
+            rightsize_min_monthly_savings_usd?: number;
             /**
              * Stop Idle
              * @default false
              */
-            stop_idle: boolean;
+            stop_idle?: boolean;
             /**
              * Version
              * @description The version you read (required once a policy exists; stale → 409)
              */
             version?: number | null;
+        };
+        /** PoolRef */
+        PoolRef: {
+            /** Availability Zone */
+            availability_zone: string;
+            /** Instance Type */
+            instance_type: string;
+            /** Pool Id */
+            pool_id: string;
+            /** Product Description */
+            product_description: string;
+            /** Region */
+            region: string;
         };
         /** PriceObservation */
         PriceObservation: {
@@ -3583,7 +4417,7 @@ export interface components {
              * Type
              * @default about:blank
              */
-            type: string;
+            type?: string;
         };
         /** RankedRegionOut */
         RankedRegionOut: {
@@ -3752,6 +4586,24 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** RecurringWindow */
+        RecurringWindow: {
+            /**
+             * Days
+             * @description weekdays, Monday = 0
+             */
+            days: number[];
+            /**
+             * End
+             * @description HH:MM UTC (may be before start: overnight)
+             */
+            end: string;
+            /**
+             * Start
+             * @description HH:MM UTC
+             */
+            start: string;
+        };
         /** RegisterOut */
         RegisterOut: {
             agent: components["schemas"]["AgentOut"];
@@ -3892,6 +4744,38 @@ export interface components {
              */
             version?: number | null;
         };
+        /** ResourceForecastOut */
+        ResourceForecastOut: {
+            /**
+             * Default Method
+             * @default seasonal
+             * @constant
+             */
+            default_method?: "seasonal";
+            /** Forecasts */
+            forecasts: components["schemas"]["ForecastOut"][];
+            /** Resource Id */
+            resource_id: string;
+        };
+        /** ResourceOut */
+        ResourceOut: {
+            /** Client Id */
+            client_id: string | null;
+            /** Last Seen At */
+            last_seen_at: string | null;
+            /** Latest */
+            latest: {
+                [key: string]: components["schemas"]["LatestValue"];
+            };
+            /** Name */
+            name: string | null;
+            /** Over Threshold */
+            over_threshold: string[];
+            /** Provider */
+            provider: string;
+            /** Resource Id */
+            resource_id: string;
+        };
         /** RunOut */
         RunOut: {
             /** Applied */
@@ -3978,6 +4862,66 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** SeriesPoint */
+        SeriesPoint: {
+            /** Max */
+            max: number;
+            /** Min */
+            min: number;
+            /** Samples */
+            samples: number;
+            /**
+             * Ts
+             * Format: date-time
+             */
+            ts: string;
+            /** Value */
+            value: number;
+        };
+        /** SessionModelOut */
+        SessionModelOut: {
+            /** Activated At */
+            activated_at: string | null;
+            /** Config */
+            config: {
+                [key: string]: unknown;
+            } | null;
+            /** Decisions */
+            decisions: number;
+            /** Framework */
+            framework: string;
+            /** Id */
+            id: string;
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+            /** Notes */
+            notes: string | null;
+            /** Previous Model Id */
+            previous_model_id: string | null;
+            /** Session Id */
+            session_id: string;
+            /** Sha256 */
+            sha256: string | null;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Status */
+            status: string;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string | null;
+            /** Validation */
+            validation: {
+                [key: string]: unknown;
+            } | null;
+            /** Version */
+            version: string;
+        };
         /** SettingValue */
         SettingValue: {
             /** Is Set */
@@ -3986,7 +4930,7 @@ export interface components {
              * Secret
              * @default false
              */
-            secret: boolean;
+            secret?: boolean;
             /**
              * Source
              * @description database | environment | default | null (unset)
@@ -4016,13 +4960,54 @@ export interface components {
                 [key: string]: components["schemas"]["SettingValue"];
             } | null;
         };
+        /** SilenceIn */
+        SilenceIn: {
+            /** Ends At */
+            ends_at?: string | null;
+            /**
+             * Reason
+             * @default
+             */
+            reason?: string;
+            recurring?: components["schemas"]["RecurringWindow"] | null;
+            /** Resource Id */
+            resource_id?: string | null;
+            /** Rule */
+            rule?: string | null;
+            /** Starts At */
+            starts_at?: string | null;
+        };
+        /** SilenceOut */
+        SilenceOut: {
+            /** Created By */
+            created_by: string;
+            /** Ends At */
+            ends_at: string | null;
+            /** Id */
+            id: string;
+            /** Reason */
+            reason: string;
+            /** Recurring */
+            recurring: {
+                [key: string]: unknown;
+            } | null;
+            /** Resource Id */
+            resource_id: string | null;
+            /** Rule */
+            rule: string | null;
+            /**
+             * Starts At
+             * Format: date-time
+             */
+            starts_at: string;
+        };
         /** SimulateSwitch */
         SimulateSwitch: {
             /**
              * Target Mode
              * @default spot
              */
-            target_mode: string;
+            target_mode?: string;
             /** Target Pool Id */
             target_pool_id?: string | null;
         };
@@ -4084,7 +5069,7 @@ export interface components {
              * Lifecycle
              * @default spot
              */
-            lifecycle: string;
+            lifecycle?: string;
             /** New Availability Zone */
             new_availability_zone?: string | null;
             /** New Instance Id */
@@ -4107,7 +5092,7 @@ export interface components {
              * Success
              * @default true
              */
-            success: boolean;
+            success?: boolean;
             /** Trigger */
             trigger?: string | null;
         };
@@ -4117,12 +5102,12 @@ export interface components {
              * Reason
              * @default manual
              */
-            reason: string;
+            reason?: string;
             /**
              * Target Mode
              * @default spot
              */
-            target_mode: string;
+            target_mode?: string;
             /**
              * Target Pool
              * @description Alias of target_pool_id (v6 README)
@@ -4174,6 +5159,14 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
+        /** TestAlertIn */
+        TestAlertIn: {
+            /**
+             * Message
+             * @default Spectra test alert
+             */
+            message?: string;
+        };
         /** TickIn */
         TickIn: {
             /**
@@ -4181,7 +5174,7 @@ export interface components {
              * @description How far to advance the clock
              * @default 60
              */
-            minutes: number;
+            minutes?: number;
         };
         /** TickOut */
         TickOut: {
@@ -4206,12 +5199,12 @@ export interface components {
              * Detail
              * @default Tokens are stored hashed and cannot be shown again; regenerate to get a new one.
              */
-            detail: string;
+            detail?: string;
             /**
              * Revealable
              * @default false
              */
-            revealable: boolean;
+            revealable?: boolean;
             /**
              * Token Created At
              * Format: date-time
@@ -4226,17 +5219,17 @@ export interface components {
              * Carbon
              * @default 0.5
              */
-            carbon: number;
+            carbon?: number;
             /**
              * Cost
              * @default 0.3
              */
-            cost: number;
+            cost?: number;
             /**
              * Latency
              * @default 0.2
              */
-            latency: number;
+            latency?: number;
         };
         /** WhoAmI */
         WhoAmI: {
@@ -4283,7 +5276,7 @@ export interface components {
              * @description Window length; carbon is the mean over it
              * @default 24
              */
-            hours: number;
+            hours?: number;
             /**
              * Instance Id
              * @description An instance of yours: type, region and users from it
@@ -4321,7 +5314,7 @@ export interface components {
              * @description Mean CPU utilisation for the power model
              * @default 0.5
              */
-            utilisation: number;
+            utilisation?: number;
             weights?: components["schemas"]["WeightsIn"];
         };
         /** InstanceOut */
@@ -5398,6 +6391,223 @@ export interface operations {
             };
         };
     };
+    list_consolidation_jobs_api_admin_consolidation_jobs_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                status?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsolidationJobOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    run_consolidation_api_admin_consolidation_jobs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsolidationJobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    upload_engine_api_admin_decision_engine_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EngineUpload"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     emergency_events_api_admin_emergency_events_get: {
         parameters: {
             query?: {
@@ -5981,6 +7191,298 @@ export interface operations {
             };
         };
     };
+    activate_model_api_admin_ml_models_activate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActivateIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    fallback_model_api_admin_ml_models_fallback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["FallbackIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FallbackOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    model_sessions_api_admin_ml_models_sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelSessionOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    upload_model_api_admin_ml_models_upload_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_model_api_admin_ml_models_upload_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     pool_statistics_api_admin_pools_statistics_get: {
         parameters: {
             query?: {
@@ -6001,6 +7503,80 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     }[];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    import_prices_api_admin_pricing_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_prices_api_admin_pricing_import_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -6745,6 +8321,82 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AgentOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    decide_api_agents__agent_id__decide_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DecideIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -7554,6 +9206,78 @@ export interface operations {
             };
         };
     };
+    switch_recommendation_api_agents__agent_id__switch_recommendation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DecisionOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     switch_report_api_agents__agent_id__switch_report_post: {
         parameters: {
             query?: never;
@@ -7810,6 +9534,78 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_alerts_api_alerts_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"][];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -10489,6 +12285,78 @@ export interface operations {
             };
         };
     };
+    get_config_api_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     event_stream_api_events_stream_get: {
         parameters: {
             query?: {
@@ -10512,6 +12380,78 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_forecast_api_forecast_get: {
+        parameters: {
+            query?: {
+                resource_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceForecastOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -11127,6 +13067,159 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OptimizeOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_metrics_api_metrics_get: {
+        parameters: {
+            query?: {
+                /** @description Default: the first resource */
+                resource_id?: string | null;
+                /** @description Default 1h */
+                range?: ("1h" | "6h" | "24h" | "7d") | null;
+                /** @description Instead of range: ISO 8601 with offset */
+                start?: string | null;
+                end?: string | null;
+                max_points?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    post_metrics_api_metrics_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetricBatchIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricBatchOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -12244,6 +14337,76 @@ export interface operations {
             };
         };
     };
+    get_resources_api_resources_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResourceOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     read_settings_api_settings_get: {
         parameters: {
             query?: {
@@ -12341,6 +14504,220 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SettingsOut"];
                 };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_silences_api_silences_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    create_silence_api_silences_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SilenceIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SilenceOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    delete_silence_api_silences__silence_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                silence_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing or invalid bearer token */
             401: {
@@ -12637,6 +15014,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TeamOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    post_test_alert_api_test_alert_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TestAlertIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
