@@ -188,3 +188,49 @@ def test_unloadable_models_are_rejected(client: TestClient, db: Session, admin_h
         data={"name": "junk", "version": "2", "framework": "skops"},
     )
     assert skops_junk.status_code == 422
+
+
+def test_the_engine_sweep_decides_for_auto_switch_agents_once(client: TestClient, db: Session) -> None:
+    from spectra import registry
+    from spectra.core import jobs
+    from spectra.spot.models import Agent
+
+    tenant, first, pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    second = register_agent(client, tenant.headers, zone="us-east-1a", spot_price=0.040)
+    manual = register_agent(client, tenant.headers, zone="us-east-1a", spot_price=0.040)
+    manual_agent = db.get(Agent, manual["agent_id"])
+    assert manual_agent is not None
+    manual_agent.auto_switch_enabled = False
+    db.flush()
+
+    registry.load_tasks()
+    sweep = jobs.get_job("spot.engine_sweep").func
+    result = sweep(db, NOW)
+    assert result == {"agents": 2, "decided": 2, "commands": 2, "skipped": 0, "errors": 0}
+    queued = db.query(Command).filter_by(issued_by="engine").all()
+    assert {c.agent_id for c in queued} == {first["agent_id"], second["agent_id"]}
+    assert {c.target_pool_id for c in queued} == {pools[1]}
+    # The moves are in flight: the next sweep leaves those agents alone.
+    assert sweep(db, NOW)["skipped"] == 2
+    assert db.query(Command).filter_by(issued_by="engine").count() == 2
+
+
+def test_policy_replica_is_queued_in_another_pool(client: TestClient, db: Session) -> None:
+    from spectra.spot.models import Agent, Replica
+
+    tenant, agent, pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.041})
+    row = db.get(Agent, agent["agent_id"])
+    assert row is not None
+    row.config = {"policy": {"min_replicas": 1}}
+    db.flush()
+    body = client.post(f"/api/agents/{agent['agent_id']}/decide", headers=tenant.headers).json()
+    assert body["action"] == "create_replica"
+    assert body["target_pool_id"] == pools[1]
+    command = db.get(Command, body["command_id"])
+    assert command is not None and command.command_type == "create_replica"
+    replica = db.query(Replica).filter_by(agent_id=agent["agent_id"]).one()
+    assert (replica.kind, replica.pool_id, replica.status) == ("policy", pools[1], "launching")
+    # One replica on the way is enough: deciding again queues nothing new.
+    again = client.post(f"/api/agents/{agent['agent_id']}/decide", headers=tenant.headers).json()
+    assert again["command_id"] is None
+    assert db.query(Replica).filter_by(agent_id=agent["agent_id"]).count() == 1

@@ -176,6 +176,9 @@ def test_creates_a_replica_when_the_policy_wants_one() -> None:
     assert decision.action == Action.CREATE_REPLICA
     assert decision.target_pool_id == "A"
     assert ENGINE.decide(context(pool("A", 0.100), policy=policy, replicas=1)).action == Action.STAY
+    # with another pool available the replica goes there: one reclaim must not take both
+    elsewhere = ENGINE.decide(context(pool("A", 0.100), pool("B", 0.150), pool("C", 0.120), policy=policy))
+    assert (elsewhere.action, elsewhere.target_pool_id) == (Action.CREATE_REPLICA, "C")
 
     risky = ClientPolicy(**{**POLICY.__dict__, "replica_risk_threshold": 0.10})
     assert ENGINE.decide(context(pool("A", 0.100, risk=0.125), policy=risky)).action == Action.CREATE_REPLICA

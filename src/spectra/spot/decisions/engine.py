@@ -310,7 +310,10 @@ class CostMinimisingEngine:
             if instance.replicas < policy.min_replicas
             else f"pool risk {risk:.1%}/month is at or above the replica threshold"
         )
-        return Decision(Action.CREATE_REPLICA, current.pool_id, current_cost or 0.0, risk, why, current_cost)
+        # A replica in the primary's own pool would be reclaimed with it: prefer the best other eligible pool.
+        others = [s for s in self._eligible(context, None) if s.pool.pool_id != current.pool_id]
+        target = others[0].pool.pool_id if others else current.pool_id
+        return Decision(Action.CREATE_REPLICA, target, current_cost or 0.0, risk, why, current_cost)
 
     def _decide_on_demand(self, context: DecisionContext, od_cost: float, required_od: int) -> Decision:
         policy = context.policy

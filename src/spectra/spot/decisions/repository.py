@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from spectra.spot.decisions.models import MLDecision, MLModel
-from spectra.spot.models import Pool, SpotInstance, SwitchEvent
+from spectra.spot.models import Agent, Pool, SpotInstance, SwitchEvent
 
 
 def candidate_pools(session: Session, region: str, instance_type: str, product: str) -> list[Pool]:
@@ -76,3 +76,13 @@ def list_models(session: Session, kind: str | None = None) -> list[MLModel]:
 
 def decision_count(session: Session, model_id: str) -> int:
     return len(list(session.scalars(select(MLDecision.id).where(MLDecision.model_id == model_id))))
+
+
+def auto_switch_agents(session: Session) -> list[Agent]:
+    return list(
+        session.scalars(
+            select(Agent)
+            .where(Agent.status == "online", Agent.auto_switch_enabled.is_(True))
+            .order_by(Agent.created_at)
+        )
+    )

@@ -290,7 +290,11 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
     session.flush()
     command_id = None
     movable = decision.action in (Action.SWITCH, Action.RETURN_TO_SPOT, Action.FALLBACK_ON_DEMAND)
-    if movable and agent.auto_switch_enabled:
+    if decision.action == Action.CREATE_REPLICA and agent.auto_switch_enabled:
+        command_id = _queue_replica(session, agent, evaluation, row, now)
+        row.executed, row.command_id = command_id is not None, command_id
+        session.flush()
+    elif movable and agent.auto_switch_enabled:
         from spectra.spot.commands import service as commands
 
         command, _ = commands.request_switch(
@@ -306,6 +310,72 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
         command_id = command.id
         session.flush()
     return render(evaluation, now, row.id, command_id)
+
+
+def _queue_replica(
+    session: Session, agent: Agent, evaluation: Evaluation, row: MLDecision, now: datetime
+) -> str | None:
+    """Queue a policy replica in the decision's pool, unless the agent already has one on the way or ready."""
+    from spectra.spot.commands import service as commands
+    from spectra.spot.instances import repository as inst_repo
+    from spectra.spot.models import Replica
+
+    if inst_repo.open_replica(session, agent.id) is not None:
+        return None
+    pool = evaluation.pools.get(evaluation.decision.target_pool_id or "")
+    replica = Replica(
+        client_id=agent.client_id,
+        agent_id=agent.id,
+        primary_instance_id=evaluation.context.instance.instance_id,
+        pool_id=pool.id if pool else None,
+        request_id=f"decision-replica:{row.id}",
+        kind="policy",
+        status="launching",
+        requested_at=now,
+        hourly_cost=pool.latest_price if pool else None,
+    )
+    session.add(replica)
+    session.flush()
+    command, _ = commands.issue(
+        session,
+        agent,
+        "create_replica",
+        request_id=f"decision:{row.id}",
+        instance_id=evaluation.context.instance.instance_id,
+        target_pool_id=pool.id if pool else None,
+        target_mode="spot",
+        payload={
+            "replica_id": replica.id,
+            "reason": f"engine: {evaluation.decision.reason}",
+            "target": _pool_view(pool),
+        },
+        issued_by="engine",
+        now=now,
+    )
+    return command.id
+
+
+def sweep(session: Session, now: datetime) -> dict[str, int]:
+    """Decide for every online auto-switch agent that has a PRIMARY, no move in flight and no active notice."""
+    from spectra.core.errors import SpectraError
+    from spectra.spot.commands import repository as cmd_repo
+
+    counts = {"agents": 0, "decided": 0, "commands": 0, "skipped": 0, "errors": 0}
+    for agent in repo.auto_switch_agents(session):
+        counts["agents"] += 1
+        primary = repo.primary_of(session, agent.id)
+        if primary is None or primary.notice_status != "none" or cmd_repo.open_switch(session, agent.id) is not None:
+            counts["skipped"] += 1
+            continue
+        try:
+            with session.begin_nested():
+                out = decide(session, agent, now)
+        except SpectraError:
+            counts["errors"] += 1
+            continue
+        counts["decided"] += 1
+        counts["commands"] += int(out["command_id"] is not None)
+    return counts
 
 
 # --------------------------------------------------------------------------- registry

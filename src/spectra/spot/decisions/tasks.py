@@ -1,0 +1,20 @@
+"""The engine sweep: the server decides for every auto-switch agent, so agents need not ask."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from spectra.core.jobs import job
+from spectra.spot.decisions import service
+
+
+@job(
+    "spot.engine_sweep",
+    timedelta(minutes=5),
+    "Run the decision engine for every online auto-switch agent and queue the moves it decides",
+)
+def engine_sweep(session: Session, now: datetime) -> dict[str, Any]:
+    return service.sweep(session, now)
