@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spectra.fleet import service
+from spectra.fleet.instances import seed as instance_seed
 from spectra.fleet.schemas import ClientCreate
 
 DEMO_CLIENTS = {
@@ -21,4 +22,5 @@ def seed(session: Session, rng: random.Random) -> dict[str, Any]:
     for name, teams in DEMO_CLIENTS.items():
         client, token = service.create_client(session, ClientCreate(name=name, teams=teams))
         tokens[name] = {"client_id": client.id, "token": token}
-    return {"clients": tokens}
+    instances = instance_seed.seed(session, rng, {name: t["client_id"] for name, t in tokens.items()})
+    return {"clients": tokens, **instances}
