@@ -234,3 +234,17 @@ def test_policy_replica_is_queued_in_another_pool(client: TestClient, db: Sessio
     again = client.post(f"/api/agents/{agent['agent_id']}/decide", headers=tenant.headers).json()
     assert again["command_id"] is None
     assert db.query(Replica).filter_by(agent_id=agent["agent_id"]).count() == 1
+
+
+def test_prices_reported_after_the_last_consolidation_win(client: TestClient, db: Session) -> None:
+    from spectra.core.clock import clock
+
+    tenant, agent, pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    job = pricing.run_consolidation(db, clock.now())
+    assert job.status == "succeeded" and job.rows_canonical >= 2
+    url = f"/api/agents/{agent['agent_id']}/switch-recommendation"
+    assert client.get(url, headers=tenant.headers).json()["target_pool_id"] == pools[1]
+    report_prices(client, tenant.headers, agent["agent_id"], {"us-east-1a": 0.040, "us-east-1b": 0.060})
+    body = client.get(url, headers=tenant.headers).json()
+    assert body["action"] == "stay"
+    assert {c["availability_zone"]: c["price"] for c in body["candidates"]} == {"us-east-1a": 0.04, "us-east-1b": 0.06}

@@ -93,6 +93,13 @@ def _candidates(session: Session, pools: list[Pool], now: datetime) -> list[Pool
             price, volatility = row.price, row.volatility
             since = row.hours_since_change + max((now - row.bucket_start).total_seconds(), 0.0) / 3600.0
             probability = row.interruption_probability if row.interruption_probability is not None else probability
+            live_at, live = pool.latest_price_at, pool.latest_price
+            if live_at is not None and live is not None and row.bucket_start <= live_at <= now:
+                # The pool's newest report is at least as new as the canonical bucket (consolidation runs every
+                # few hours): the live price wins.
+                if live != price:
+                    since = (now - live_at).total_seconds() / 3600.0
+                price = live
         elif pool.latest_price is not None:
             price, volatility, since = pool.latest_price, 0.0, 0.0
         else:
