@@ -56,13 +56,13 @@ export function ClientPicker({ allowAll = true }: { allowAll?: boolean }) {
   if (!isAdmin) return null;
   return (
     <div className="text-sm">
-      <label htmlFor="client-picker" className="block text-xs font-medium text-slate-600">
+      <label htmlFor="client-picker" className="block text-sm font-medium text-slate-700">
         Client
       </label>
       <select
         id="client-picker"
         data-testid="client-picker"
-        className="mt-0.5 block w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm"
+        className="mt-1 block w-full rounded-md border border-slate-300 bg-white px-2 py-1.5 text-sm shadow-sm"
         value={clientId ?? ""}
         onChange={(e) => setClientId(e.target.value || null)}
       >

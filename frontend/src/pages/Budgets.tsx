@@ -184,7 +184,7 @@ export function Budgets() {
         <StatCard label="Cost this quarter" value={budgets.data ? formatUsd(cost) : null} />
       </div>
       <Card title={`Team budgets · Q${period.quarter} ${period.year}`} className="mb-4" testId="budgets">
-        <QueryView query={budgets} isEmpty={(b) => b.length === 0} empty={<EmptyState title="No budgets for this quarter" hint="Set one per team below." />}>
+        <QueryView query={budgets} isEmpty={(b) => b.length === 0} empty={<EmptyState title="No budgets for this quarter" hint={isAdmin && !clientId ? "Pick a client to set its teams' budgets." : "Set one per team below."} />}>
           {(list) => (
             <>
               <DataTable

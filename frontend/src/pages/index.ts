@@ -5,13 +5,17 @@ import { Anomalies } from "./Anomalies";
 import { Budgets } from "./Budgets";
 import { Fleet } from "./Fleet";
 import { Instances } from "./Instances";
+import { Regions } from "./Regions";
 import { Reports } from "./Reports";
+import { Settings } from "./Settings";
 
 export const PAGES: Record<string, ComponentType> = {
+  "/regions": Regions,
   "/instances": Instances,
   "/anomalies": Anomalies,
   "/budgets": Budgets,
   "/reports": Reports,
+  "/settings": Settings,
   "/fleet": Fleet,
   "/admin": Admin,
 };
