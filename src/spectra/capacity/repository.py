@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -24,29 +24,32 @@ def resources(session: Session, client_id: str | None, all_tenants: bool = False
     return session.scalars(stmt).all()
 
 
-def existing_timestamps(session: Session, resource_pk: str, metric: str, stamps: Iterable[datetime]) -> set[datetime]:
-    wanted = list(stamps)
-    if not wanted:
-        return set()
-    stmt = select(MetricPoint.ts).where(
-        MetricPoint.resource_pk == resource_pk, MetricPoint.metric == metric, MetricPoint.ts.in_(wanted)
+def resources_by_external(session: Session, client_id: str | None, resource_ids: list[str]) -> Sequence[Resource]:
+    stmt = select(Resource).where(Resource.resource_id.in_(resource_ids))
+    stmt = stmt.where(Resource.client_id.is_(None) if client_id is None else Resource.client_id == client_id)
+    return session.scalars(stmt).all()
+
+
+def existing_keys(
+    session: Session, resource_pks: list[str], start: datetime, end: datetime
+) -> set[tuple[str, str, datetime]]:
+    """(resource, metric, ts) of the points already stored for these resources between start and end."""
+    stmt = select(MetricPoint.resource_pk, MetricPoint.metric, MetricPoint.ts).where(
+        MetricPoint.resource_pk.in_(resource_pks), MetricPoint.ts >= start, MetricPoint.ts <= end
     )
-    return set(session.scalars(stmt).all())
+    return {(pk, metric, ts) for pk, metric, ts in session.execute(stmt).all()}
 
 
-def rollups_for(
-    session: Session, resource_pk: str, metric: str, resolution: str, buckets: Iterable[datetime]
-) -> dict[datetime, MetricRollup]:
-    wanted = list(buckets)
-    if not wanted:
-        return {}
+def rollups_in(
+    session: Session, resource_pks: list[str], resolution: str, first: datetime, last: datetime
+) -> dict[tuple[str, str, datetime], MetricRollup]:
     stmt = select(MetricRollup).where(
-        MetricRollup.resource_pk == resource_pk,
-        MetricRollup.metric == metric,
+        MetricRollup.resource_pk.in_(resource_pks),
         MetricRollup.resolution == resolution,
-        MetricRollup.bucket.in_(wanted),
+        MetricRollup.bucket >= first,
+        MetricRollup.bucket <= last,
     )
-    return {r.bucket: r for r in session.scalars(stmt).all()}
+    return {(r.resource_pk, r.metric, r.bucket): r for r in session.scalars(stmt).all()}
 
 
 def raw_points(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from spectra.capacity import repository
@@ -91,14 +92,22 @@ def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
     return points
 
 
-def _resource(session: Session, client_id: str | None, resource_id: str, provider: str, name: str | None) -> Resource:
-    found = repository.resource_by_external(session, client_id, resource_id)
-    if found is None:
-        found = Resource(client_id=client_id, resource_id=resource_id, provider=provider, name=name)
-        session.add(found)
-        session.flush()
-    elif name and found.name != name:
-        found.name = name
+def _resources(
+    session: Session, client_id: str | None, wanted: dict[str, MetricPointIn], provider: str
+) -> dict[str, Resource]:
+    """The batch's resources by external id, created on first sight (one query for all of them)."""
+    found = {r.resource_id: r for r in repository.resources_by_external(session, client_id, list(wanted))}
+    for resource_id, first in wanted.items():
+        resource = found.get(resource_id)
+        if resource is None:
+            resource = Resource(
+                client_id=client_id, resource_id=resource_id, provider=first.provider or provider, name=first.name
+            )
+            session.add(resource)
+            found[resource_id] = resource
+        elif first.name and resource.name != first.name:
+            resource.name = first.name
+    session.flush()
     return found
 
 
@@ -107,58 +116,63 @@ def ingest(session: Session, client_id: str | None, rows: list[Any], provider: s
 
     A point already stored (same resource, metric and time) is skipped, so a re-sent batch is harmless.
     """
-    now = clock.now()
-    points = _validate(rows, now)
-    by_series: dict[tuple[str, str], list[MetricPointIn]] = defaultdict(list)
+    points = _validate(rows, clock.now())
+    if not points:
+        return IngestResult(0, 0, [])
+    firsts: dict[str, MetricPointIn] = {}
     for p in points:
-        by_series[(p.resource_id, p.metric)].append(p)
-    accepted = duplicates = 0
-    touched: dict[str, Resource] = {}
-    for (resource_id, metric), series in by_series.items():
-        first = series[0]
-        resource = touched.get(resource_id) or _resource(
-            session, client_id, resource_id, first.provider or provider, first.name
+        firsts.setdefault(p.resource_id, p)
+    resources = _resources(session, client_id, firsts, provider)
+    pk_of = {rid: r.id for rid, r in resources.items()}
+    start, end = min(p.ts for p in points), max(p.ts for p in points)
+    existing = repository.existing_keys(session, list(pk_of.values()), start, end)
+    fresh = [p for p in points if (pk_of[p.resource_id], p.metric, p.ts) not in existing]
+    if fresh:
+        # a bulk INSERT: the ORM unit of work would cost more than everything else here together
+        session.execute(
+            insert(MetricPoint),
+            [{"resource_pk": pk_of[p.resource_id], "metric": p.metric, "ts": p.ts, "value": p.value} for p in fresh],
         )
-        touched[resource_id] = resource
-        existing = repository.existing_timestamps(session, resource.id, metric, (p.ts for p in series))
-        fresh = [p for p in series if p.ts not in existing]
-        duplicates += len(series) - len(fresh)
-        session.add_all(MetricPoint(resource_pk=resource.id, metric=metric, ts=p.ts, value=p.value) for p in fresh)
-        _roll_up(session, resource.id, metric, fresh)
-        accepted += len(fresh)
-        newest = max((p.ts for p in fresh), default=None)
-        if newest is not None and (resource.last_seen_at is None or newest > resource.last_seen_at):
-            resource.last_seen_at = newest
+        _roll_up(session, [(pk_of[p.resource_id], p) for p in fresh])
+    for p in fresh:
+        resource = resources[p.resource_id]
+        if resource.last_seen_at is None or p.ts > resource.last_seen_at:
+            resource.last_seen_at = p.ts
     session.flush()
-    return IngestResult(accepted, duplicates, sorted(touched))
+    return IngestResult(len(fresh), len(points) - len(fresh), sorted(resources))
 
 
-def _roll_up(session: Session, resource_pk: str, metric: str, points: list[MetricPointIn]) -> None:
+def _roll_up(session: Session, points: list[tuple[str, MetricPointIn]]) -> None:
+    """Add the points to their 5-minute and hourly buckets (count, sum, min, max), creating buckets as needed."""
     for resolution in BUCKETS:
-        groups: dict[datetime, list[float]] = defaultdict(list)
-        for p in points:
-            groups[bucket_start(p.ts, resolution)].append(p.value)
-        current = repository.rollups_for(session, resource_pk, metric, resolution, groups)
-        for bucket, values in groups.items():
-            row = current.get(bucket)
+        groups: dict[tuple[str, str, datetime], list[float]] = defaultdict(list)
+        for pk, p in points:
+            groups[(pk, p.metric, bucket_start(p.ts, resolution))].append(p.value)
+        buckets = [key[2] for key in groups]
+        current = repository.rollups_in(session, sorted({k[0] for k in groups}), resolution, min(buckets), max(buckets))
+        new_rows = []
+        for (pk, metric, bucket), values in groups.items():
+            row = current.get((pk, metric, bucket))
             if row is None:
-                session.add(
-                    MetricRollup(
-                        resource_pk=resource_pk,
-                        metric=metric,
-                        resolution=resolution,
-                        bucket=bucket,
-                        count=len(values),
-                        total=sum(values),
-                        minimum=min(values),
-                        maximum=max(values),
-                    )
+                new_rows.append(
+                    {
+                        "resource_pk": pk,
+                        "metric": metric,
+                        "resolution": resolution,
+                        "bucket": bucket,
+                        "count": len(values),
+                        "total": sum(values),
+                        "minimum": min(values),
+                        "maximum": max(values),
+                    }
                 )
             else:
                 row.count += len(values)
                 row.total += sum(values)
                 row.minimum = min(row.minimum, *values)
                 row.maximum = max(row.maximum, *values)
+        if new_rows:
+            session.execute(insert(MetricRollup), new_rows)
 
 
 # --------------------------------------------------------------------------- queries
