@@ -3,14 +3,23 @@ side every view (dashboard, budgets, reports, chargeback) uses."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
-from spectra.carbon.emissions import repository
+from spectra.capacity import service as capacity_service
+from spectra.carbon.emissions import coefficients, engine, repository
 from spectra.carbon.emissions.models import InstanceEmissionDay
 from spectra.carbon.emissions.repository import TOTAL_FIELDS
+from spectra.core.clock import clock
+from spectra.fleet.instances import service as instance_service
+from spectra.fleet.instances.models import Instance
+from spectra.fleet.reference import INSTANCE_TYPES_BY_NAME, REGIONS_BY_CODE
+from spectra.fleet.settings import service as settings_service
 
 __all__ = ["TOTAL_FIELDS", "by_instance", "instance_days", "last_day", "store_days", "totals"]
 
@@ -74,3 +83,211 @@ def instance_days(session: Session, instance_id: str, first_day: date, last_day:
 
 def last_day(session: Session) -> date | None:
     return repository.last_day(session)
+
+
+# --------------------------------------------------------------------------- computing stored days
+#
+# For each UTC day: the instances that ran, the hours each ran (an hour counts when the instance was up
+# at any point of it), their CPU utilisation per hour (measured where the capacity domain has samples,
+# else the client's default, 50% unless set), and the hourly intensity of each region's grid zone go
+# through the CCF engine; the sums per instance are stored, and rolled up.
+
+BACKFILL_DAYS = 30  # a first run (or one after a long pause) computes at most this far back
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """What the engine needs of an instance type, resolved through the reference catalogue and CCF."""
+
+    vcpu: float
+    memory_gib: float
+    min_watts_per_vcpu: float
+    max_watts_per_vcpu: float
+    memory_baseline_gib: float
+    embodied_g_per_hour: float
+    price_usd_per_hour: float | None  # on-demand list price in the instance's region
+
+
+@dataclass(frozen=True)
+class ZoneHours:
+    """A zone's hourly intensity for the day's hours: location-based, and market-based (NaN = none)."""
+
+    location: np.ndarray
+    market: np.ndarray
+
+
+# (session, zone ids, first hour, hours) -> {zone: ZoneHours}; a zone with no usable data is left out.
+IntensitySource = Callable[[Session, list[str], datetime, int], dict[str, ZoneHours]]
+# (session, instances, first hour, hours) -> {instance id: CPU fraction per hour, NaN where unmeasured}.
+UtilisationSource = Callable[[Session, list[Instance], datetime, int], dict[str, np.ndarray]]
+
+
+def type_spec(instance_type: str, provider: str, region: str) -> TypeSpec | None:
+    ref = INSTANCE_TYPES_BY_NAME.get(instance_type)
+    if ref is None:
+        return None
+    coeff = coefficients.coefficients_for(ref.microarch, provider)
+    platform = ref.platform
+    platform_kg = coefficients.platform_embodied_kg(
+        platform.memory_gib, platform.sockets, ssd_count=platform.ssd_drives, gpu_count=platform.gpus
+    )
+    baseline = (
+        float("inf")  # burstable types: CCF counts no memory term
+        if ref.burstable
+        else coefficients.memory_baseline_gb(ref.vcpu, coeff.gb_per_chip, platform.vcpu, platform.sockets)
+    )
+    return TypeSpec(
+        vcpu=float(ref.vcpu),
+        memory_gib=float(ref.memory_gib),
+        min_watts_per_vcpu=coeff.min_watts,
+        max_watts_per_vcpu=coeff.max_watts,
+        memory_baseline_gib=baseline,
+        embodied_g_per_hour=coefficients.embodied_g_per_instance_hour(platform_kg, ref.vcpu, platform.vcpu),
+        price_usd_per_hour=ref.price_in(region) if provider == "aws" else None,
+    )
+
+
+def running_mask(instances: list[Instance], start: datetime, hours: int) -> np.ndarray:
+    """(n, hours) booleans: up at any point of the hour [start + t, start + t + 1 h)."""
+    mask = np.zeros((len(instances), hours), dtype=bool)
+    for i, inst in enumerate(instances):
+        ends = [t for t in (inst.stopped_at, inst.terminated_at) if t is not None]
+        up_to = min(ends) if ends else None
+        first = max(0, int(np.floor((inst.launched_at - start) / HOUR)))
+        last = hours if up_to is None else min(hours, int(np.ceil((up_to - start) / HOUR)))
+        if last > first:
+            mask[i, first:last] = True
+    return mask
+
+
+def measured_utilisation(
+    session: Session, instances: list[Instance], start: datetime, hours: int
+) -> dict[str, np.ndarray]:
+    """Mean CPU per hour from the capacity domain's samples of each instance (resource id = provider id)."""
+    end = start + hours * HOUR
+    out: dict[str, np.ndarray] = {}
+    for inst in instances:
+        samples = capacity_service.utilisation(session, inst.client_id, inst.provider_id, "cpu", start, end)
+        if not samples:
+            continue
+        sums, counts = np.zeros(hours), np.zeros(hours)
+        for ts, value in samples:
+            index = int((ts - start) / HOUR)
+            if 0 <= index < hours:
+                sums[index] += value
+                counts[index] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[inst.id] = np.clip(np.where(counts > 0, sums / counts, np.nan) / 100.0, 0.0, 1.0)
+    return out
+
+
+def compute_day(
+    session: Session,
+    day: date,
+    now: datetime,
+    *,
+    intensity: IntensitySource,
+    utilisation: UtilisationSource = measured_utilisation,
+    client_id: str | None = None,
+) -> dict[str, Any]:
+    """Compute and store one UTC day (its complete hours before `now`) for every client, or one."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    hours = min(24, int((now - start) // HOUR))
+    if hours <= 0:
+        return {"day": day.isoformat(), "hours": 0, "instances": 0}
+    candidates = instance_service.active_between(session, client_id, start, start + hours * HOUR)
+    skipped: dict[str, int] = {"unknown_type": 0, "unknown_region": 0, "no_intensity": 0}
+    resolved: list[tuple[Instance, TypeSpec, str, float]] = []
+    for inst in candidates:
+        region = REGIONS_BY_CODE.get(inst.region)
+        if region is None:
+            skipped["unknown_region"] += 1
+            continue
+        spec = type_spec(inst.instance_type, inst.provider, inst.region)
+        if spec is None:
+            skipped["unknown_type"] += 1
+            continue
+        resolved.append((inst, spec, region.zone, region.pue))
+    zones = intensity(session, sorted({zone for _, _, zone, _ in resolved}), start, hours)
+    kept = [r for r in resolved if r[2] in zones]
+    skipped["no_intensity"] = len(resolved) - len(kept)
+    if not kept:
+        store_days(session, [day], [], client_id=client_id)
+        return {"day": day.isoformat(), "hours": hours, "instances": 0, "skipped": skipped}
+
+    zone_order = sorted({zone for _, _, zone, _ in kept})
+    zone_index = {zone: i for i, zone in enumerate(zone_order)}
+    instances = [inst for inst, _, _, _ in kept]
+    specs = engine.InstanceSpecs.build(
+        vcpu=[s.vcpu for _, s, _, _ in kept],
+        memory_gib=[s.memory_gib for _, s, _, _ in kept],
+        min_watts_per_vcpu=[s.min_watts_per_vcpu for _, s, _, _ in kept],
+        max_watts_per_vcpu=[s.max_watts_per_vcpu for _, s, _, _ in kept],
+        memory_baseline_gib=[s.memory_baseline_gib for _, s, _, _ in kept],
+        pue=[pue for _, _, _, pue in kept],
+        embodied_g_per_hour=[s.embodied_g_per_hour for _, s, _, _ in kept],
+        zone_index=[zone_index[zone] for _, _, zone, _ in kept],
+    )
+    location = np.vstack([zones[z].location for z in zone_order])
+    market = np.vstack([zones[z].market for z in zone_order])
+    running = running_mask(instances, start, hours)
+
+    measured = utilisation(session, instances, start, hours)
+    defaults = settings_service.client_values(
+        session, "default_utilisation", sorted({inst.client_id for inst in instances})
+    )
+    util = np.empty((len(instances), hours))
+    measured_hours = np.zeros(len(instances))
+    for i, inst in enumerate(instances):
+        row = measured.get(inst.id)
+        if row is None:
+            util[i] = float(defaults[inst.client_id])
+        else:
+            util[i] = np.where(np.isnan(row), float(defaults[inst.client_id]), row)
+            measured_hours[i] = float((~np.isnan(row) & running[i]).sum())
+    totals = engine.compute_totals(specs, location, utilisation=util, market_intensity=market, running=running)
+
+    bills = instance_service.billed_costs(session, [inst.id for inst in instances], day, day)
+    computed_at = clock.now()
+    rows = []
+    for i, (inst, spec, _, _) in enumerate(kept):
+        ran = float(totals.instance_hours[i])
+        if ran <= 0:
+            continue
+        billed = bills.get((inst.id, day))
+        cost = billed if billed is not None else ran * (spec.price_usd_per_hour or 0.0)
+        kwh = float(totals.kwh[i])
+        rows.append(
+            {
+                "instance_id": inst.id,
+                "client_id": inst.client_id,
+                "team_id": inst.team_id,
+                "region": inst.region,
+                "instance_type": inst.instance_type,
+                "day": day,
+                "utilisation": float(util[i][running[i]].mean()),
+                "utilisation_source": "measured" if measured_hours[i] > 0 else "default",
+                "intensity_g_per_kwh": float(totals.location_g[i] / kwh) if kwh > 0 else None,
+                "computed_at": computed_at,
+                "instance_hours": ran,
+                "kwh": kwh,
+                "co2e_location_g": float(totals.location_g[i]),
+                "co2e_market_g": float(totals.market_g[i]),
+                "embodied_g": float(totals.embodied_g[i]),
+                "cost_usd": float(cost),
+                "billed_cost_usd": float(billed or 0.0),
+                "measured_hours": float(measured_hours[i]),
+            }
+        )
+    store_days(session, [day], rows, client_id=client_id)
+    return {"day": day.isoformat(), "hours": hours, "instances": len(rows), "skipped": skipped}
+
+
+def days_to_compute(session: Session, now: datetime) -> list[date]:
+    """The newest stored day again (it may have been partial) through today; at most BACKFILL_DAYS."""
+    today = now.date()
+    earliest = today - timedelta(days=BACKFILL_DAYS - 1)
+    newest = last_day(session)
+    first = earliest if newest is None else max(earliest, min(newest, today))
+    return [first + timedelta(days=i) for i in range((today - first).days + 1)]
