@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from spectra.core.clock import clock
@@ -84,7 +86,15 @@ def issue(
 
 def _claim_switch_slot(session: Session, agent: Agent) -> None:
     """One switch in flight per agent. The agent row's version is the lock: of two concurrent switches the
-    second's versioned UPDATE finds the row changed and fails (409), on SQLite and PostgreSQL alike."""
+    second's versioned UPDATE finds the row changed and fails (409), on SQLite and PostgreSQL alike.
+    On PostgreSQL the row is first locked with NOWAIT: a concurrent claimer is refused at once instead of
+    queuing on the lock (fifty queued requests would hold fifty connections and worker threads)."""
+    if session.get_bind().dialect.name == "postgresql":
+        try:
+            with session.begin_nested():
+                session.execute(select(Agent.id).where(Agent.id == agent.id).with_for_update(nowait=True))
+        except OperationalError as exc:
+            raise Conflict(f"agent {agent.id} is being switched by another request", code="switch_in_progress") from exc
     if repository.open_switch(session, agent.id) is not None:
         raise Conflict(
             f"agent {agent.id} already has a switch in progress; wait for it or let it expire",

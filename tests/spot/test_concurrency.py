@@ -1,0 +1,131 @@
+"""Concurrency guarantees: one PRIMARY per agent under 50 concurrent force-switches (PostgreSQL), one command for
+100 concurrent requests with one X-Request-ID, and a promotion that reaches a long-polling agent within a second."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from spectra.core import db as core_db
+from spectra.spot.models import Command, SpotInstance
+from tests.factories import make_tenant
+from tests.spot.spot_factories import register_agent, report_prices
+
+
+def _tenant_committed():  # type: ignore[no-untyped-def]
+    with core_db.session_scope() as session:
+        tenant = make_tenant(session)
+        session.expunge_all()
+    return tenant
+
+
+@pytest.mark.postgres_only
+def test_fifty_concurrent_force_switches_make_one_primary(committed_client) -> None:
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)
+    aid = a["agent_id"]
+    pools = report_prices(committed_client, t.headers, aid, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    url = f"/api/client/instances/{a['instance_id']}/force-switch"
+    barrier = threading.Barrier(50)
+
+    def fire(_: int) -> int:
+        barrier.wait()
+        return committed_client.post(url, json={"target_pool_id": pools[1]}, headers=t.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = list(pool.map(fire, range(50)))
+    assert codes.count(202) == 1 and codes.count(409) == 49, codes
+    cmds = committed_client.get(f"/api/agents/{aid}/pending-commands", headers=t.headers).json()
+    assert len(cmds) == 1
+    report = {"command_id": cmds[0]["id"], "new_instance_id": "i-0winner", "new_availability_zone": "us-east-1b"}
+
+    def finish(_: int) -> int:
+        return committed_client.post(f"/api/agents/{aid}/switch-report", json=report, headers=t.headers).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert all(code in (200, 409) for code in pool.map(finish, range(10)))
+    with core_db.session_scope() as session:
+        primaries = session.scalars(
+            select(SpotInstance.cloud_instance_id).where(SpotInstance.agent_id == aid, SpotInstance.role == "PRIMARY")
+        ).all()
+    assert primaries == ["i-0winner"]
+
+
+def test_hundred_identical_issue_switch_commands_make_one_command(committed_client) -> None:
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)
+    aid = a["agent_id"]
+    pools = report_prices(committed_client, t.headers, aid, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    headers = {**t.headers, "X-Request-ID": "test-idempotency-123"}
+    barrier = threading.Barrier(25)
+
+    def fire(_: int) -> tuple[int, str]:
+        try:
+            barrier.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        response = committed_client.post(
+            f"/api/agents/{aid}/issue-switch-command", json={"target_pool": pools[1]}, headers=headers
+        )
+        return response.status_code, response.json().get("id", "")
+
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        results = list(pool.map(fire, range(100)))
+    assert {code for code, _ in results} == {202}, results
+    assert len({cid for _, cid in results}) == 1
+    with core_db.session_scope() as session:
+        count = session.scalar(select(func.count(Command.id)).where(Command.agent_id == aid))
+    assert count == 1
+
+
+@pytest.mark.live
+def test_termination_notice_promotion_reaches_a_long_polling_agent_within_a_second(live_server) -> None:
+    t = _tenant_committed()
+    with httpx.Client(base_url=live_server.url, headers=t.headers, timeout=30) as http:
+        reg = http.post(
+            "/api/agents/register",
+            json={
+                "installation_id": "live-1",
+                "instance_id": "i-0live",
+                "instance_type": "m5.large",
+                "region": "us-east-1",
+                "availability_zone": "us-east-1a",
+                "spot_price": 0.04,
+                "on_demand_price": 0.096,
+            },
+        ).json()
+        aid = reg["agent_id"]
+        http.post(
+            f"/api/agents/{aid}/pricing-report",
+            json={"prices": [{"instance_type": "m5.large", "availability_zone": "us-east-1b", "price": 0.05}]},
+        )
+        http.post(f"/api/agents/{aid}/rebalance-notice", json={})
+        cmd = http.get(f"/api/agents/{aid}/pending-commands").json()[0]
+        http.post(
+            f"/api/agents/{aid}/commands/{cmd['id']}/executed",
+            json={"result": {"instance_id": "i-0standby", "boot_seconds": 30}},
+        )
+        received: dict[str, object] = {}
+
+        def agent_long_poll() -> None:
+            with httpx.Client(base_url=live_server.url, headers=t.headers, timeout=30) as agent_http:
+                response = agent_http.get(f"/api/agents/{aid}/pending-commands", params={"wait": 20})
+                received["at"] = time.monotonic()
+                received["commands"] = response.json()
+
+        poller = threading.Thread(target=agent_long_poll)
+        poller.start()
+        time.sleep(0.5)  # the agent is waiting
+        assert "at" not in received
+        sent = time.monotonic()
+        assert http.post(f"/api/agents/{aid}/termination-notice", json={}).json()["status"] == "promoted"
+        poller.join(timeout=10)
+    commands = received["commands"]
+    assert isinstance(commands, list) and [c["command_type"] for c in commands] == ["promote_replica"]
+    assert commands[0]["payload"]["new_primary"] == "i-0standby"
+    assert float(received["at"]) - sent < 1.0  # type: ignore[arg-type]
