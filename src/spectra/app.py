@@ -20,6 +20,7 @@ from spectra.core.events import PostgresListener
 from spectra.core.idempotency import IdempotencyMiddleware
 from spectra.core.observability import RequestContextMiddleware
 from spectra.core.router import public_router
+from spectra.core.write_gate import SqliteWriteGate
 from spectra.core.router import router as platform_router
 
 log = logging.getLogger("spectra.app")
@@ -71,8 +72,10 @@ def create_app(*, run_scheduler: bool | None = None) -> FastAPI:
         app.include_router(router)
     _install_root_and_ui(app)
 
-    # Outermost first: request context wraps idempotency, which wraps the app.
+    # Added innermost first: request context → (SQLite write gate) → idempotency → the app.
     app.add_middleware(IdempotencyMiddleware)
+    if settings.is_sqlite:
+        app.add_middleware(SqliteWriteGate)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -130,6 +130,15 @@ def _release_writer(conn: Any) -> None:
         _sqlite_writer.release()
 
 
+def _release_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None and record.info.pop("spectra_writer", False):
+        _sqlite_writer.release()
+
+
+def _release_on_invalidate(_dbapi_connection: Any, record: Any, _exc: Any) -> None:
+    _release_on_checkin(_dbapi_connection, record)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
@@ -146,6 +155,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         event.listen(engine, "commit", _release_writer)
         event.listen(engine, "rollback", _release_writer)
+        # A connection returned to the pool mid-transaction (session closed, pool reset) releases it too.
+        event.listen(engine.pool, "checkin", _release_on_checkin)
+        event.listen(engine.pool, "invalidate", _release_on_invalidate)
         return engine
     return create_engine(
         url,
