@@ -415,6 +415,7 @@ def plots(out: Path, market: Market, times: list[datetime], outcomes: list[Outco
         ax.step(path.times, path.prices, where="post", label=pool.availability_zone, linewidth=0.9)
     ax.axhline(market.on_demand_price, color="black", linestyle="--", linewidth=0.8, label="on-demand")
     ax.set_ylabel("USD per instance-hour")
+    fig.autofmt_xdate()
     ax.set_title(
         f"{market.pools[0].instance_type} {market.pools[0].region} spot prices"
         + (" (synthetic)" if market.synthetic else "")
@@ -432,6 +433,7 @@ def plots(out: Path, market: Market, times: list[datetime], outcomes: list[Outco
             continue
         ax.plot(times, [c - s for c, s in zip(outcome.cumulative, stay.cumulative, strict=True)], label=outcome.name)
     ax.set_ylabel("cumulative cost − stay (USD)")
+    fig.autofmt_xdate()
     ax.set_title("Fleet cost relative to staying put (lower is better)")
     ax.legend(fontsize=8)
     fig.tight_layout()
