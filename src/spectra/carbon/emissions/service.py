@@ -291,3 +291,25 @@ def days_to_compute(session: Session, now: datetime) -> list[date]:
     newest = last_day(session)
     first = earliest if newest is None else max(earliest, min(newest, today))
     return [first + timedelta(days=i) for i in range((today - first).days + 1)]
+
+
+def estimate_hourly(
+    instance_type: str, provider: str, region: str, intensity_g_per_kwh: float, utilisation: float = 0.5
+) -> tuple[float, float] | None:
+    """(kWh, gCO2e location-based operational + embodied) of one instance-hour, or None if uncatalogued."""
+    spec = type_spec(instance_type, provider, region)
+    ref = REGIONS_BY_CODE.get(region)
+    if spec is None or ref is None:
+        return None
+    specs = engine.InstanceSpecs.build(
+        vcpu=[spec.vcpu],
+        memory_gib=[spec.memory_gib],
+        min_watts_per_vcpu=[spec.min_watts_per_vcpu],
+        max_watts_per_vcpu=[spec.max_watts_per_vcpu],
+        memory_baseline_gib=[spec.memory_baseline_gib],
+        pue=[ref.pue],
+        embodied_g_per_hour=[spec.embodied_g_per_hour],
+        zone_index=[0],
+    )
+    hour = engine.compute_hourly(specs, np.array([intensity_g_per_kwh]), utilisation=np.array([[utilisation]]))
+    return float(hour.kwh[0, 0]), float(hour.location_g[0, 0] + hour.embodied_g[0, 0])
