@@ -20,8 +20,8 @@ from spectra.core.events import PostgresListener
 from spectra.core.idempotency import IdempotencyMiddleware
 from spectra.core.observability import RequestContextMiddleware
 from spectra.core.router import public_router
-from spectra.core.write_gate import SqliteWriteGate
 from spectra.core.router import router as platform_router
+from spectra.core.write_gate import SqliteWriteGate
 
 log = logging.getLogger("spectra.app")
 
