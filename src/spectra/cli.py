@@ -272,18 +272,83 @@ def openapi(
 @app.command()
 def demo(
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    agents: Annotated[int, typer.Option(help="Simulated spot instances (one agent each)")] = 8,
+    speed: Annotated[float, typer.Option(help="Simulated minutes per real second when the clock is created")] = 60,
 ) -> None:
-    """Everything on the embedded default: SQLite file, simulated clock and fleet, seeded data, the UI."""
+    """Everything on the embedded default: SQLite file, simulated clock and fleet, seeded data, the UI.
+
+    Each start prints fresh tokens for the admin and the demo clients (the old ones stop working), since only
+    hashes are stored and the demo's simulated agents need a client token.
+    """
+    import time
+
+    import uvicorn
+
+    from spectra.core.observability import configure_logging
+
     os.environ.setdefault("SPECTRA_SIM_CLOCK_ENABLED", "true")
-    os.environ.setdefault("SPECTRA_DEMO", "true")
+    os.environ.setdefault("SPECTRA_SIM_CLOCK_SPEED", str(speed))
     _settings_or_exit()
+    settings = get_settings()
+    configure_logging(settings.log_level)
     _prepare_database()
-    from spectra.seed import seed_database
+    from spectra.seed import demo_tokens, seed_database
 
     summary = seed_database(reset=False)
     if summary.get("seeded"):
         typer.echo("first boot: demo data seeded")
-    serve(host=None, port=port, workers=1, scheduler=True)
+    tokens = demo_tokens(rotate_admin=settings.admin_token is None)
+    typer.echo("=" * 72)
+    typer.echo(f"Spectra demo on http://{settings.host}:{port or settings.port}  (sign in with a token below)")
+    for name, token in tokens.items():
+        typer.echo(f"  {name:18} {token}")
+    typer.echo("=" * 72)
+    os.environ["SPECTRA_RUN_SCHEDULER"] = "true"
+    config = uvicorn.Config(
+        "spectra.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=3,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.1)
+    fleet = None
+    if server.started and agents > 0:
+        from spectra.sim.fleet import SimFleet, build_market
+
+        clients = [t for name, t in tokens.items() if name != "admin"]
+        from spectra.core.clock import clock
+
+        # The market starts at the platform clock; frequent interruptions so a watcher sees fail-overs.
+        market = build_market(
+            clock.now(), days=365, prices=_demo_prices(settings.shared_data_dir), monthly_interruption=0.99
+        )
+        fleet = SimFleet(f"http://127.0.0.1:{config.port}", clients, market, Path("var/demo-agents"), agents)
+        fleet.start()
+        label = "synthetic prices (no price file found)" if market.synthetic else "replayed spot prices"
+        typer.echo(f"simulated fleet: {agents} spot instances with agents, {label}")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(timeout=10)
+    finally:
+        if fleet is not None:
+            fleet.shutdown()
+
+
+def _demo_prices(shared: Path | None) -> Path | None:
+    """A real price trace for the demo fleet when the public datasets are beside the repository."""
+    root = shared or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    folder = root / "aws_spot" / "spot_price_history"
+    files = sorted(folder.glob("*.csv")) if folder.exists() else []
+    return files[0] if files else None
 
 
 agent_app = typer.Typer(help="The agent that runs on each instance (AWS or the simulated cloud).", no_args_is_help=True)

@@ -38,3 +38,19 @@ def seed_database(reset: bool = False) -> dict[str, Any]:
         for module in registry.domain_modules("seed"):
             summary[module.__name__.split(".")[1]] = module.seed(session, rng)
     return summary
+
+
+def demo_tokens(rotate_admin: bool) -> dict[str, str]:
+    """Fresh tokens for the demo clients (and the stored admin token unless one is configured)."""
+    from spectra.core.auth import rotate_admin_token
+    from spectra.fleet import service
+    from spectra.fleet.seed import DEMO_CLIENTS
+
+    out: dict[str, str] = {}
+    with session_scope() as session:
+        if rotate_admin:
+            out["admin"] = rotate_admin_token(session)
+        for client in service.list_clients(session):
+            if client.name in DEMO_CLIENTS:
+                _, out[client.name] = service.regenerate_token(session, client.id)
+    return out

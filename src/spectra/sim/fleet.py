@@ -22,7 +22,7 @@ from spectra.agent.sim import SimBackend
 from spectra.agent.state import StateStore
 from spectra.agent.transport import ServerClient
 from spectra.sim.cloud import SimCloud
-from spectra.sim.prices import BootTimeModel, interruption_events, replay, synthetic_paths
+from spectra.sim.prices import BootTimeModel, PricePath, interruption_events, replay, synthetic_paths
 from spectra.spot.pricing.formats import PoolKey, pools_of, read_price_history
 
 log = logging.getLogger("spectra.sim")
@@ -47,6 +47,7 @@ def build_market(
     days: float = 30.0,
     prices: Path | None = None,
     seed: int = 42,
+    align: bool = True,
     monthly_interruption: float = DEFAULT_MONTHLY_INTERRUPTION,
     on_demand: dict[str, float] | None = None,
 ) -> Market:
@@ -57,7 +58,13 @@ def build_market(
         pools = pools_of(records)
         paths = replay(records, pools)
         first = min(p.start for p in paths.values())
-        start = first
+        if align:
+            # Replay the trace as if it began now (the demo): same prices and spacing, shifted in time.
+            offset = start - first
+            paths = {k: PricePath(k, [t + offset for t in p.times], p.prices) for k, p in paths.items()}
+        else:
+            start = first
+        end = start + timedelta(days=days)
         synthetic = False
     else:
         pools = [PoolKey("us-east-1", zone, itype) for itype in DEMO_TYPES for zone in DEMO_ZONES]
