@@ -1,0 +1,1 @@
+"""SPECTRA's dashboard: one aggregated view of emissions, intensity, budgets and savings."""
