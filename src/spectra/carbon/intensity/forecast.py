@@ -1,8 +1,9 @@
 """Short-range grid carbon-intensity forecast from a zone's own hourly history.
 
 Method ("seasonal-ridge"): one small ridge regression per horizon h, fitted at call time on the
-zone's recent history and only on forecast origins at the same hour of day as "now" (so each
-model learns how that part of the day evolves; origins one day apart are nearly independent).
+zone's history (up to 240 past days) and only on forecast origins at the same hour of day as
+"now" (so each model learns how that part of the day evolves; origins one day apart are nearly
+independent), each origin weighted 0.99 per day of age so recent weather regimes count more.
 The features are what a grid operator would look at:
 
 - the recent level (last hour, mean of the last three hours),
@@ -29,7 +30,8 @@ FloatArray = NDArray[np.float64]
 DAY = 24
 WEEK = 168
 LAG_DAYS = 7  # same-hour values of the last seven observed days
-TRAIN_DAYS = 120  # forecast origins used to fit, one per day
+TRAIN_DAYS = 240  # days of forecast origins used to fit
+TRAIN_DECAY = 0.99  # weight of an origin d days old is 0.99**d: recent weather regimes count more
 MIN_TRAIN_ORIGINS = 14  # fewer than this and the regression is not trusted
 RIDGE = 1.0  # small penalty: keeps the solve stable when features are collinear (flat series)
 PROFILE_DECAY = 0.97  # per hour, for the fallback's departure from the daily profile
@@ -121,20 +123,23 @@ def _ridge_forecast(y: FloatArray, observed: NDArray[np.bool_], horizon: int) ->
         return None
     features = _horizon_features(y, origins, horizons)  # (H, J, p)
     targets = y[np.clip(target, 0, n - 1)]  # (H, J)
-    weight = usable.astype(np.float64)
+    weight = usable * TRAIN_DECAY ** ((n - origins) / DAY)
     xw = features * weight[..., None]
-    gram = np.einsum("hjp,hjq->hpq", xw, features)
+    xw_t = xw.transpose(0, 2, 1)  # batched matmul is far faster than the equivalent einsum
+    gram = xw_t @ features
     penalty = np.eye(features.shape[-1]) * RIDGE
     penalty[0, 0] = 0.0  # never shrink the intercept
-    rhs = np.einsum("hjp,hj->hp", xw, targets)
+    rhs = (xw_t @ targets[..., None])[..., 0]
     coef = np.linalg.solve(gram + penalty, rhs[..., None])[..., 0]  # (H, p)
 
-    residuals = (targets - np.einsum("hjp,hp->hj", features, coef)) * weight
-    dof = np.maximum(weight.sum(axis=1) - features.shape[-1], 1.0)
-    std = np.sqrt((residuals**2).sum(axis=1) / dof)
+    residuals = targets - (features @ coef[..., None])[..., 0]
+    # Weighted residual spread, with the effective sample size standing in for the row count.
+    effective_rows = weight.sum(axis=1) ** 2 / np.maximum((weight**2).sum(axis=1), 1e-12)
+    dof_scale = effective_rows / np.maximum(effective_rows - features.shape[-1], 1.0)
+    std = np.sqrt((weight * residuals**2).sum(axis=1) / weight.sum(axis=1) * dof_scale)
 
     now_features = _horizon_features(y, np.array([[n]], dtype=np.int64), horizons)[:, 0, :]  # (H, p)
-    mean = np.einsum("hp,hp->h", now_features, coef)
+    mean = (now_features * coef).sum(axis=1)
     return IntensityForecast(mean=np.maximum(mean, 0.0), std=std, method="seasonal-ridge")
 
 
