@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -65,10 +66,8 @@ def test_hundred_identical_issue_switch_commands_make_one_command(committed_clie
     barrier = threading.Barrier(25)
 
     def fire(_: int) -> tuple[int, str]:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=5)
-        except threading.BrokenBarrierError:
-            pass
         response = committed_client.post(
             f"/api/agents/{aid}/issue-switch-command", json={"target_pool": pools[1]}, headers=headers
         )

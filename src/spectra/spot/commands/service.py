@@ -3,6 +3,7 @@ and the switch flows that put commands in it (force-switch, issue-switch-command
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,6 +85,14 @@ def issue(
     return cmd, True
 
 
+def agent_scoped_request_id(agent: Agent, request_id: str) -> str:
+    """A caller's X-Request-ID, made unique per agent (two tenants may pick the same id) and kept in 128 chars."""
+    scoped = f"{agent.id}:{request_id}"
+    if len(scoped) > 128:
+        scoped = f"{agent.id}:{hashlib.sha256(request_id.encode()).hexdigest()}"
+    return scoped
+
+
 def _claim_switch_slot(session: Session, agent: Agent) -> None:
     """One switch in flight per agent. The agent row's version is the lock: of two concurrent switches the
     second's versioned UPDATE finds the row changed and fails (409), on SQLite and PostgreSQL alike.
@@ -115,7 +124,9 @@ def request_switch(
     request_id: str | None = None,
 ) -> tuple[Command, bool]:
     """Force-switch / issue-switch-command: validate the target, claim the agent's switch slot, queue it."""
-    request_id = request_id or current_request_id()
+    header_id = current_request_id()
+    if request_id is None and header_id:
+        request_id = agent_scoped_request_id(agent, header_id)
     if request_id:
         existing = repository.by_request_id(session, request_id)
         if existing is not None and existing.agent_id == agent.id:
