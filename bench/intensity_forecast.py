@@ -221,6 +221,7 @@ def main() -> None:
         ]
     )
     skipped = [f for f in per_file if "skipped" in f]
+    verdict = "met" if result_json["meets_target"] else "not met"
     markdown = "\n".join(
         [
             "# Carbon-intensity forecast back-test",
@@ -235,7 +236,7 @@ def main() -> None:
                 rows,
             ),
             "",
-            f"Target ratio ≤ {TARGET_RATIO} pooled and per file: **{'met' if result_json['meets_target'] else 'not met'}** "
+            f"Target ratio ≤ {TARGET_RATIO} pooled and per file: **{verdict}** "
             f"(pooled {pooled_ratio:.3f}, worst file {result_json['worst_file_ratio']:.3f}). "
             f"{forecasts:,} forecasts in {seconds:.1f} s ({result_json['forecasts_per_s']:,.0f} per second).",
             "",
