@@ -149,7 +149,7 @@ def build(
 
     window_start = datetime.combine(month_start, datetime.min.time(), tzinfo=now.tzinfo)
     active_regions = sorted(
-        {i.region for i in instance_service.active_between(session, client_id, now - timedelta(hours=1), now)}
+        set(instance_service.active_regions(session, client_id, now - timedelta(hours=1), now))
         | {r["region"] for r in by_region}
     )
     scope1 = reports_service.prorate_monthly(reports_service.monthly_scope1_kg(session, client_id), month_start, today)

@@ -126,7 +126,7 @@ def summary(session: Session, client_id: str | None, start: date, end: date) -> 
     hours = float(totals["instance_hours"])
     window_start = datetime.combine(start, time(), tzinfo=UTC)
     window_end = datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC)
-    active = instance_service.active_between(session, client_id, window_start, window_end)
+    active = instance_service.count_active(session, client_id, window_start, window_end)
     return ReportSummary(
         client_id=client_id,
         start=start,
@@ -148,7 +148,7 @@ def summary(session: Session, client_id: str | None, start: date, end: date) -> 
         by_team=_breakdown(by_team, "team_id", teams),
         by_region=_breakdown(by_region, "region", {}),
         inputs=ReportInputs(
-            instances=len(active),
+            instances=active,
             instance_hours=round(hours, 2),
             measured_utilisation_share=round(totals["measured_hours"] / hours, 4) if hours else 0.0,
             billed_cost_share=round(totals["billed_cost_usd"] / totals["cost_usd"], 4) if totals["cost_usd"] else 0.0,

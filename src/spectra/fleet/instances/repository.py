@@ -98,6 +98,32 @@ def active_between(session: Session, client_id: str | None, start: datetime, end
     return list(session.scalars(stmt.order_by(Instance.id)))
 
 
+def active_regions(session: Session, client_id: str | None, start: datetime, end: datetime) -> list[str]:
+    stmt = (
+        select(Instance.region)
+        .distinct()
+        .where(
+            Instance.launched_at < end,
+            or_(Instance.terminated_at.is_(None), Instance.terminated_at > start),
+            or_(Instance.stopped_at.is_(None), Instance.stopped_at > start),
+        )
+    )
+    if client_id is not None:
+        stmt = stmt.where(Instance.client_id == client_id)
+    return sorted(session.scalars(stmt))
+
+
+def count_active(session: Session, client_id: str | None, start: datetime, end: datetime) -> int:
+    stmt = select(func.count(Instance.id)).where(
+        Instance.launched_at < end,
+        or_(Instance.terminated_at.is_(None), Instance.terminated_at > start),
+        or_(Instance.stopped_at.is_(None), Instance.stopped_at > start),
+    )
+    if client_id is not None:
+        stmt = stmt.where(Instance.client_id == client_id)
+    return int(session.scalar(stmt) or 0)
+
+
 def get_daily_cost(session: Session, instance_id: str, day: date) -> InstanceDailyCost | None:
     return session.scalar(
         select(InstanceDailyCost).where(InstanceDailyCost.instance_id == instance_id, InstanceDailyCost.day == day)

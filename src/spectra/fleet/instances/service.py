@@ -192,6 +192,15 @@ def active_between(session: Session, client_id: str | None, start: datetime, end
     return repository.active_between(session, client_id, start, end)
 
 
+def active_regions(session: Session, client_id: str | None, start: datetime, end: datetime) -> list[str]:
+    """Regions where the client had instances up at some point of [start, end)."""
+    return repository.active_regions(session, client_id, start, end)
+
+
+def count_active(session: Session, client_id: str | None, start: datetime, end: datetime) -> int:
+    return repository.count_active(session, client_id, start, end)
+
+
 def instances_by_ids(session: Session, instance_ids: Iterable[str]) -> dict[str, Instance]:
     return {i.id: i for i in repository.by_ids(session, instance_ids)}
 
