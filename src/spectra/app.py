@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from spectra import __version__, registry
 from spectra.core import jobs
+from spectra.core.clock import ensure_clock_state
 from spectra.core.config import get_settings
 from spectra.core.errors import install_error_handlers, problem_response
 from spectra.core.events import PostgresListener
@@ -37,6 +38,7 @@ def create_app(*, run_scheduler: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ensure_clock_state()
         listener = None
         if not settings.is_sqlite:
             listener = PostgresListener(settings.database_url)

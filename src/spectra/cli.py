@@ -34,8 +34,10 @@ def _settings_or_exit() -> None:
 
 def _prepare_database() -> None:
     from spectra.core import migrate
+    from spectra.core.clock import ensure_clock_state
 
     migrate.upgrade()
+    ensure_clock_state()
 
 
 def _print_new_admin_token() -> None:

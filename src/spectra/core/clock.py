@@ -39,8 +39,9 @@ class Clock:
     def _anchor(self) -> tuple[datetime, datetime, float]:
         with self._lock:
             if self._state is None or time.monotonic() - self._read_at > self.refresh_seconds:
+                # Read only: now() is called inside other transactions, and SQLite has one writer.
                 with session_scope(read_only=True) as session:
-                    state = load_or_create_state(session)
+                    state = session.get(SimClockState, 1) or _initial_state()
                     self._state = (state.sim_anchor, state.wall_anchor, state.speed)
                 self._read_at = time.monotonic()
             return self._state
@@ -54,19 +55,31 @@ class Clock:
         self._override = value
 
 
+def _initial_state() -> SimClockState:
+    settings = get_settings()
+    start = (
+        datetime.fromisoformat(settings.sim_clock_start).astimezone(UTC)
+        if settings.sim_clock_start
+        else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    )
+    return SimClockState(id=1, sim_anchor=start, wall_anchor=datetime.now(UTC), speed=settings.sim_clock_speed)
+
+
 def load_or_create_state(session: Session) -> SimClockState:
     state = session.get(SimClockState, 1)
     if state is None:
-        settings = get_settings()
-        start = (
-            datetime.fromisoformat(settings.sim_clock_start).astimezone(UTC)
-            if settings.sim_clock_start
-            else datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        )
-        state = SimClockState(id=1, sim_anchor=start, wall_anchor=datetime.now(UTC), speed=settings.sim_clock_speed)
+        state = _initial_state()
         session.add(state)
         session.flush()
     return state
+
+
+def ensure_clock_state() -> None:
+    """Create the simulated clock's row at start-up, before anything asks the time inside a transaction."""
+    if get_settings().sim_clock_enabled:
+        with session_scope() as session:
+            load_or_create_state(session)
+        clock.invalidate()
 
 
 def sim_now(state: SimClockState) -> datetime:

@@ -47,8 +47,12 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn.access",):
-        logging.getLogger(name).disabled = True
+    logging.getLogger("uvicorn.access").disabled = True
+    if root.level > logging.DEBUG:
+        # Their info lines are per job tick / per migration step: noise at the default level. The scheduler's
+        # "skipped: maximum number of running instances" is expected when a job outlasts its 1 s check.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class RequestContextMiddleware:
