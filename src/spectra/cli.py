@@ -426,11 +426,19 @@ def agent_fleet(
     fleet.shutdown()
 
 
+import_app = typer.Typer(help="Import data files: instance types, carbon intensity, spot prices.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
 def _register_domain_commands() -> None:
+    """A domain's cli module either has register(app) or a Typer `app` whose commands join `spectra import`."""
     from spectra.registry import domain_modules
 
     for module in domain_modules("cli"):
-        module.register(app)
+        if hasattr(module, "register"):
+            module.register(app)
+        elif isinstance(getattr(module, "app", None), typer.Typer):
+            import_app.registered_commands.extend(module.app.registered_commands)
 
 
 _register_domain_commands()
