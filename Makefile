@@ -39,7 +39,8 @@ run: install ui ## Start the demo: migrations, seed on first boot, UI and API on
 
 demo: run
 
-test: install ui ## Run the tests on SQLite, then on PostgreSQL when SPECTRA_TEST_DATABASE_URL is set
+test: install ui ## UI unit tests and client freshness, then pytest on SQLite (and PostgreSQL when SPECTRA_TEST_DATABASE_URL is set)
+	@if [ -f frontend/package.json ]; then cd frontend && npm test --silent && npm run --silent check-gen; fi
 	env -u SPECTRA_TEST_DATABASE_URL $(BIN)/pytest
 	@if [ -n "$$SPECTRA_TEST_DATABASE_URL" ]; then echo "=== again on PostgreSQL ($$SPECTRA_TEST_DATABASE_URL)"; \
 		$(BIN)/pytest; fi
