@@ -13,6 +13,7 @@ from sklearn.dummy import DummyRegressor
 from sklearn.tree import DecisionTreeRegressor
 from sqlalchemy.orm import Session
 
+from spectra.core.models import AuditLog, EventLog
 from spectra.spot.models import Command, MLDecision
 from spectra.spot.pricing import service as pricing
 from spectra.spot.pricing.formats import parse_spot_advisor
@@ -58,6 +59,9 @@ def test_decide_logs_the_decision_and_queues_the_switch(client: TestClient, db: 
     assert command is not None
     assert (command.command_type, command.target_pool_id, command.issued_by) == ("switch", pools[1], "engine")
     assert command.request_id == f"decision:{body['decision_id']}"
+    event = db.query(EventLog).filter_by(topic="spot.decision").one()
+    assert event.client_id == tenant.id  # type: ignore[attr-defined]
+    assert (event.payload["action"], event.payload["command_id"]) == ("switch", body["command_id"])
 
 
 def test_decide_stays_when_the_saving_is_under_the_margin(client: TestClient, db: Session) -> None:
@@ -118,6 +122,8 @@ def test_engine_upload_validates_activates_and_falls_back(
     assert cautious["action"] == "stay"  # a 90 % hysteresis margin swallows the saving
     assert cautious["engine_model_id"] == uploaded.json()["id"]
 
+    audited = db.query(AuditLog).filter_by(action="ml_model.activate", entity_id=uploaded.json()["id"]).one()
+    assert audited.post_state is not None and audited.post_state["status"] == "active"
     fallback = client.post("/api/admin/ml-models/fallback", headers=admin_headers, json={"kind": "decision_engine"})
     assert fallback.status_code == 200
     assert fallback.json()["using"] == "built-in default"

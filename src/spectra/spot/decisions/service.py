@@ -20,7 +20,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from spectra.core.audit import record_audit
 from spectra.core.errors import Conflict, NotFound, Unprocessable
+from spectra.core.events import publish
 from spectra.spot.decisions import registry
 from spectra.spot.decisions import repository as repo
 from spectra.spot.decisions.engine import (
@@ -316,6 +318,21 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
         row.executed, row.command_id = True, command.id
         command_id = command.id
         session.flush()
+    publish(
+        session,
+        "spot.decision",
+        {
+            "decision_id": row.id,
+            "agent_id": agent.id,
+            "action": decision.action.value,
+            "target_pool_id": decision.target_pool_id,
+            "expected_cost_per_hour": decision.expected_cost_per_hour,
+            "risk": decision.risk,
+            "reason": decision.reason,
+            "command_id": command_id,
+        },
+        client_id=agent.client_id,
+    )
     return render(evaluation, now, row.id, command_id)
 
 
@@ -409,6 +426,16 @@ def model_state(model: MLModel) -> dict[str, Any]:
     }
 
 
+def _audit_view(model: MLModel) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "version": model.model_version,
+        "kind": model.kind,
+        "status": model.status,
+    }
+
+
 def _ensure_new(session: Session, kind: str, name: str, version: str) -> None:
     if repo.model_by_name(session, kind, name, version) is not None:
         raise Conflict(f"{kind} {name!r} version {version!r} already exists", code="model_exists")
@@ -436,6 +463,7 @@ def upload_engine(
     )
     session.add(model)
     session.flush()
+    record_audit(session, "ml_model.upload", "ml_model", model.id, None, _audit_view(model))
     return model
 
 
@@ -471,6 +499,7 @@ def upload_model(
     )
     session.add(model)
     session.flush()
+    record_audit(session, "ml_model.upload", "ml_model", model.id, None, _audit_view(model))
     return model
 
 
@@ -482,11 +511,13 @@ def activate(session: Session, model_id: str, now: datetime) -> MLModel:
     if model.status == "active":
         return model
     current = repo.active_model(session, model.kind)
+    pre = model_state(current) if current else None
     if current is not None:
         current.status = "inactive"
     model.status, model.activated_at = "active", now
     model.previous_model_id = current.id if current else None
     session.flush()
+    record_audit(session, "ml_model.activate", "ml_model", model.id, pre, _audit_view(model))
     return model
 
 
@@ -502,6 +533,14 @@ def fallback(session: Session, kind: str, now: datetime) -> dict[str, Any]:
     if previous is not None:
         previous.status, previous.activated_at = "active", now
     session.flush()
+    record_audit(
+        session,
+        "ml_model.fallback",
+        "ml_model",
+        current.id,
+        _audit_view(current),
+        _audit_view(previous) if previous else {"using": "built-in default"},
+    )
     return {
         "kind": kind,
         "deactivated": model_state(current),
