@@ -8,12 +8,13 @@ How a score is made (each step answers one question):
 
 1. Surprise of the value ("level"): how far the last few values lie from what a long sliding window
    makes plausible, as a robust z-score (median and MAD of the window, refreshed every few points).
-2. Surprise of the range ("range"): how far a value goes beyond the highest/lowest value seen so far
-   (plus a tolerance); a new high is what saturation looks like, a new low what a dead service looks like.
-3. Rarity: a surprise only matters if it is rare *for this series*. Each surprise is averaged over a
-   few points and ranked against its own recent history; the score is -log(p) / log(n + 1), where p is
-   the share of past surprises at least as large (1 for a new record). Ranking instead of thresholding
-   z-scores makes scores comparable across series of any unit and noise level.
+2. Rarity: a surprise only matters if it is rare *for this series*. The level surprise is averaged over
+   a few points and ranked against its own recent history; the score is -log(p) / log(n + 1), where p
+   is the share of past surprises at least as large (1 for a new record). Ranking instead of
+   thresholding z-scores makes scores comparable across series of any unit and noise level.
+3. Leaving the range ("range"): a value beyond the highest/lowest seen so far (plus a tolerance) is an
+   event of its own, scored by how far it goes (1 - exp(-excess / range_scale), excess as a share of
+   the seen range), not averaged: a new high is what saturation looks like, a new low a dead service.
 4. Alerts are edges, not plateaus: once a score reaches the alert level, the rest of that episode is
    damped (an operator needs the first warning, not one per sample).
 
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 
 STATE_VERSION = 1
-FEATURES = ("level", "range")
+FEATURES = ("level",)  # surprises that are ranked against their own history
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class DetectorConfig:
     refractory: int = 300  # points of an episode during which later outputs are damped
     refractory_factor: float = 0.5  # damped output = score x factor
     range_tolerance: float = 0.05  # share of the seen range a value may exceed before it surprises
+    range_scale: float = 0.05  # an excess of this share of the seen range scores 1 - 1/e
 
 
 @dataclass
@@ -146,17 +148,22 @@ class StreamingDetector:
             return 0.0  # a missing sample is evidence of nothing
         suppressed = any(p.matches(value, hour) for p in s.patterns)
         score = 0.0
-        for name, surprise in self.surprises(value).items():
-            recent = s.recent[name]
-            recent.append(0.0 if suppressed else surprise)
+        surprises = self.surprises(value)
+        level = surprises.get("level")
+        if level is not None:
+            recent = s.recent["level"]
+            recent.append(0.0 if suppressed else level)
             if len(recent) > cfg.average_window:
                 recent.popleft()
             averaged = sum(recent) / len(recent)
-            ranked = self._ranked[name]
+            ranked = self._ranked["level"]
             if len(ranked) >= cfg.rarity_warmup and averaged > 0:
                 rarity = -math.log(ranked.share_at_least(averaged)) / math.log(len(ranked) + 1)
                 score = max(score, min(1.0, rarity))
             ranked.add(averaged)
+            # leaving the range is an event of its own: scored by how far, not ranked or averaged
+            if len(ranked) > cfg.rarity_warmup and surprises["range"] > 0:
+                score = max(score, 1.0 - math.exp(-surprises["range"] / cfg.range_scale))
         if suppressed:
             score = 0.0
         score = self._episode(score)
