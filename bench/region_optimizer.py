@@ -118,7 +118,7 @@ def main() -> None:
                     intensity_g_per_kwh=float(np.mean(forecast.mean)),
                     intensity_std=float(np.mean(forecast.std)),
                     intensity_method=forecast.method,
-                )  # fmt: skip
+                )
             )
         tick = time.perf_counter()
         ranking = rank_regions(options, Window(args.hours, 1.0), Weights(carbon=1, latency=0, cost=0))
