@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from spectra.capacity import alerts, channels, repository, service
 from spectra.capacity.models import Alert, Silence
 from spectra.core.clock import clock
+from spectra.core.models import AuditLog
 from tests.factories import make_tenant
 
 T0 = datetime(2026, 3, 9, 10, 0, tzinfo=UTC)  # a Monday
@@ -197,3 +198,5 @@ def test_silence_api_and_alert_history(client: TestClient, db: Session, outbox: 
     assert [a["rule"] for a in history] == ["test"]
     assert client.get("/api/alerts", headers=other.headers).json() == []
     assert client.delete(f"/api/silences/{made.json()['id']}", headers=tenant.headers).status_code == 204
+    actions = db.scalars(select(AuditLog.action).where(AuditLog.entity_id == made.json()["id"])).all()
+    assert sorted(actions) == ["capacity.silence.create", "capacity.silence.delete"]

@@ -22,8 +22,11 @@ from sqlalchemy.orm import Session
 
 from spectra.capacity import channels, repository
 from spectra.capacity.models import Alert, ForecastRecord, Resource, Silence
+from spectra.capacity.schemas import SilenceIn
+from spectra.core.audit import record_audit
 from spectra.core.clock import clock
 from spectra.core.config import get_settings
+from spectra.core.errors import NotFound, Unprocessable
 from spectra.core.events import publish
 
 
@@ -233,3 +236,45 @@ def send_test_alert(session: Session, client_id: str | None, message: str) -> Al
     session.add(alert)
     session.flush()
     return alert
+
+
+def _silence_state(s: Silence) -> dict[str, Any]:
+    return {"resource_id": s.resource_id, "rule": s.rule, "starts_at": s.starts_at, "ends_at": s.ends_at,
+            "recurring": s.recurring, "reason": s.reason}  # fmt: skip
+
+
+def create_silence(session: Session, client_id: str | None, body: SilenceIn, actor: str) -> Silence:
+    starts = body.starts_at or clock.now()
+    if body.ends_at is None and body.recurring is None:
+        raise Unprocessable(
+            "a silence needs an end time or a recurring window", errors=[{"field": "ends_at", "msg": "missing"}]
+        )
+    if body.ends_at is not None and body.ends_at <= starts:
+        raise Unprocessable("ends_at must be after starts_at", errors=[{"field": "ends_at", "msg": "too early"}])
+    if body.recurring is not None and any(not 0 <= d <= 6 for d in body.recurring.days):
+        raise Unprocessable("days are 0 (Monday) .. 6", errors=[{"field": "recurring.days", "msg": "out of range"}])
+    silence = Silence(
+        client_id=client_id,
+        resource_id=body.resource_id,
+        rule=body.rule,
+        starts_at=starts,
+        ends_at=body.ends_at,
+        recurring=body.recurring.model_dump() if body.recurring else None,
+        reason=body.reason,
+        created_by=actor,
+    )
+    session.add(silence)
+    session.flush()
+    record_audit(session, "capacity.silence.create", "silence", silence.id, None, _silence_state(silence),
+                 client_id=client_id)  # fmt: skip
+    return silence
+
+
+def delete_silence(session: Session, client_id: str | None, silence_id: str) -> None:
+    silence = repository.silence(session, silence_id)
+    if silence is None or silence.client_id != client_id:
+        raise NotFound("silence not found")
+    record_audit(session, "capacity.silence.delete", "silence", silence.id, _silence_state(silence), None,
+                 client_id=client_id)  # fmt: skip
+    session.delete(silence)
+    session.flush()

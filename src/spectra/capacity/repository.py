@@ -157,3 +157,7 @@ def recent_alerts(session: Session, client_id: str | None, all_tenants: bool, li
 def silences(session: Session, client_id: str | None) -> Sequence[Silence]:
     stmt = select(Silence).where(Silence.client_id.is_(None) if client_id is None else Silence.client_id == client_id)
     return session.scalars(stmt.order_by(Silence.starts_at)).all()
+
+
+def silence(session: Session, silence_id: str) -> Silence | None:
+    return session.get(Silence, silence_id)

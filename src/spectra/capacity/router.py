@@ -22,9 +22,8 @@ from spectra.capacity.schemas import (
     TestAlertIn,
 )
 from spectra.core.auth import CallerDep
-from spectra.core.clock import clock
 from spectra.core.db import SessionDep
-from spectra.core.errors import PROBLEM_RESPONSES, NotFound, Unprocessable
+from spectra.core.errors import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/api", tags=["capacity"], responses=PROBLEM_RESPONSES)
 
@@ -104,26 +103,7 @@ def post_test_alert(caller: CallerDep, session: SessionDep, body: TestAlertIn | 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED)
 def create_silence(body: SilenceIn, caller: CallerDep, session: SessionDep) -> Silence:
     """Mute notifications of matching alerts until `ends_at`, or in a recurring weekly UTC window."""
-    starts = body.starts_at or clock.now()
-    if body.ends_at is None and body.recurring is None:
-        raise Unprocessable("a silence needs an end time or a recurring window", errors=[{"field": "ends_at"}])
-    if body.ends_at is not None and body.ends_at <= starts:
-        raise Unprocessable("ends_at must be after starts_at", errors=[{"field": "ends_at", "msg": "too early"}])
-    if body.recurring is not None and any(not 0 <= d <= 6 for d in body.recurring.days):
-        raise Unprocessable("days are 0 (Monday) .. 6", errors=[{"field": "recurring.days", "msg": "out of range"}])
-    silence = Silence(
-        client_id=service.scope(caller),
-        resource_id=body.resource_id,
-        rule=body.rule,
-        starts_at=starts,
-        ends_at=body.ends_at,
-        recurring=body.recurring.model_dump() if body.recurring else None,
-        reason=body.reason,
-        created_by=caller.actor,
-    )
-    session.add(silence)
-    session.flush()
-    return silence
+    return alerts.create_silence(session, service.scope(caller), body, caller.actor)
 
 
 @router.get("/silences", response_model=list[SilenceOut])
@@ -135,7 +115,4 @@ def list_silences(caller: CallerDep, session: SessionDep) -> list[Silence]:
 @router.delete("/silences/{silence_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_silence(silence_id: str, caller: CallerDep, session: SessionDep) -> None:
     """Remove a silence."""
-    silence = session.get(Silence, silence_id)
-    if silence is None or silence.client_id != service.scope(caller):
-        raise NotFound("silence not found")
-    session.delete(silence)
+    alerts.delete_silence(session, service.scope(caller), silence_id)
