@@ -13,6 +13,7 @@ export interface NavGroup {
   items: NavItem[];
 }
 
+// Paths never collide with the server's own (/metrics is Prometheus, /health, /docs): a reload must reach the UI.
 export const NAV_GROUPS: NavGroup[] = [
   {
     label: "SPECTRA",
@@ -37,8 +38,8 @@ export const NAV_GROUPS: NavGroup[] = [
   {
     label: "Capacity",
     items: [
-      { path: "/metrics", label: "Metrics", audience: "all" },
-      { path: "/alerts", label: "Alerts", audience: "all" },
+      { path: "/capacity/metrics", label: "Metrics", audience: "all" },
+      { path: "/capacity/alerts", label: "Alerts", audience: "all" },
     ],
   },
 ];

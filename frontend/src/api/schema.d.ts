@@ -333,6 +333,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Admin Import
+         * @description Import Electricity Maps / `Time,Carbon Intensity` CSVs or an ec2instances.info export (admin).
+         *
+         *     Multipart: one or more `file` parts (+ `zone` for plain series, `region` for an export without
+         *     zones). JSON `{"path": ...}`: a file or folder on the server; no body: every *.csv of
+         *     SPECTRA_CSV_DIR. All or nothing: a bad row anywhere is reported (file, line, column) and nothing
+         *     is stored. Existing zone-hours are replaced.
+         */
+        post: operations["admin_import_api_admin_import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/instances": {
         parameters: {
             query?: never;
@@ -1350,6 +1375,46 @@ export interface paths {
         patch: operations["update_budget_api_budgets__budget_id__patch"];
         trace?: never;
     };
+    "/api/carbon/intensity/backtest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Backtest
+         * @description Forecasts made at past times in start … end against what happened, with the seasonal-naive baseline.
+         */
+        get: operations["backtest_api_carbon_intensity_backtest_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/carbon/intensity/zones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Zones
+         * @description Zones with stored intensity: how many hours, first and last.
+         */
+        get: operations["list_zones_api_carbon_intensity_zones_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/client/instances/{instance_id}/available-options": {
         parameters: {
             query?: never;
@@ -1835,6 +1900,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/instance-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Instance Types
+         * @description The instance-type catalogue: specs, microarchitecture, server platform and prices.
+         */
+        get: operations["list_instance_types_api_instance_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/instance-types/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Instance Type
+         * @description One instance type (404 when unknown) with its imported prices, or an estimate for `region`.
+         */
+        get: operations["get_instance_type_api_instance_types__name__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/instances": {
         parameters: {
             query?: never;
@@ -2194,6 +2299,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Regions
+         * @description Cloud regions with coordinates, country, grid zone and PUE (built-in facts plus an admin's changes).
+         */
+        get: operations["list_regions_api_regions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/regions/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Region
+         * @description One region (404 when unknown).
+         */
+        get: operations["get_region_api_regions__code__get"];
+        /**
+         * Put Region
+         * @description Add a region or override a built-in one, e.g. map it to another Electricity Maps zone (admin).
+         */
+        put: operations["put_region_api_regions__code__put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/regions/{code}/carbon": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Region Carbon
+         * @description Stored hourly intensity of the region's grid zone for start ≤ hour < end (default: the last 24 h).
+         */
+        get: operations["region_carbon_api_regions__code__carbon_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/reports/export": {
         parameters: {
             query?: never;
@@ -2266,6 +2435,26 @@ export interface paths {
          * @description Monitored resources with their latest values and which metrics are over threshold.
          */
         get: operations["get_resources_api_resources_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/scheduler/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Forecast
+         * @description Hourly intensity forecast from now, made from the zone's stored hours up to now (mean ± std).
+         */
+        get: operations["forecast_api_scheduler_forecast_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2933,6 +3122,53 @@ export interface components {
             /** Request Id */
             request_id: string | null;
         };
+        /** BacktestOut */
+        BacktestOut: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Forecasts */
+            forecasts: number;
+            /** Horizon Hours */
+            horizon_hours: number;
+            /**
+             * Mae
+             * @description Mean absolute error, gCO2e/kWh
+             */
+            mae: number;
+            /** Mae By Horizon */
+            mae_by_horizon: number[];
+            /**
+             * Mape
+             * @description Mean absolute percentage error, %
+             */
+            mape: number;
+            /** Points */
+            points: number;
+            /**
+             * Ratio
+             * @description mae ÷ seasonal_naive_mae (below 1 beats the baseline)
+             */
+            ratio: number;
+            /**
+             * Seasonal Naive Mae
+             * @description Same hour yesterday, on the same points
+             */
+            seasonal_naive_mae: number;
+            /** Seasonal Naive Mae By Horizon */
+            seasonal_naive_mae_by_horizon: number[];
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** Step Hours */
+            step_hours: number;
+            /** Zone */
+            zone: string;
+        };
         /** Body_import_prices_api_admin_pricing_import_post */
         Body_import_prices_api_admin_pricing_import_post: {
             /**
@@ -3575,45 +3811,6 @@ export interface components {
             /** Using */
             using: string;
         };
-        /**
-         * ForecastOut
-         * @description A breach forecast: when (if at all) the metric crosses its threshold within the horizon.
-         */
-        ForecastOut: {
-            /** Already Breached */
-            already_breached: boolean;
-            /** Breach At */
-            breach_at: string | null;
-            /** Confidence */
-            confidence: number;
-            /** Current */
-            current: number | null;
-            /**
-             * Data Until
-             * Format: date-time
-             */
-            data_until: string;
-            /**
-             * Generated At
-             * Format: date-time
-             */
-            generated_at: string;
-            /**
-             * Method
-             * @enum {string}
-             */
-            method: "seasonal" | "linear";
-            /** Metric */
-            metric: string;
-            /** Minutes To Breach */
-            minutes_to_breach: number | null;
-            /** Path */
-            path: components["schemas"]["ForecastPathPoint"][];
-            /** Points Used */
-            points_used: number;
-            /** Threshold */
-            threshold: number;
-        };
         /** ForecastPathPoint */
         ForecastPathPoint: {
             /** Lower */
@@ -3627,6 +3824,18 @@ export interface components {
             upper: number;
             /** Value */
             value: number;
+        };
+        /** ForecastPointOut */
+        ForecastPointOut: {
+            /**
+             * Hour
+             * Format: date-time
+             */
+            hour: string;
+            /** Mean G Per Kwh */
+            mean_g_per_kwh: number;
+            /** Std G Per Kwh */
+            std_g_per_kwh: number;
         };
         /**
          * GlobalSettingsIn
@@ -3706,21 +3915,6 @@ export interface components {
             /** Status */
             status: string;
         };
-        /** ImportOut */
-        ImportOut: {
-            consolidation?: components["schemas"]["ConsolidationJobOut"] | null;
-            /** Counts */
-            counts: {
-                [key: string]: number;
-            };
-            /**
-             * Kind
-             * @enum {string}
-             */
-            kind: "price-history" | "spot-advisor" | "on-demand";
-            /** Source */
-            source: string;
-        };
         /** InstancePage */
         InstancePage: {
             /** Items */
@@ -3743,6 +3937,42 @@ export interface components {
             reason?: string | null;
             /** Terminated At */
             terminated_at?: string | null;
+        };
+        /** InstanceTypeOut */
+        InstanceTypeOut: {
+            /** Arch */
+            arch: string | null;
+            /** Burstable */
+            burstable: boolean;
+            /** Family */
+            family: string;
+            /** Gpus */
+            gpus: number;
+            /** Memory Gib */
+            memory_gib: number;
+            /** Microarch */
+            microarch: string | null;
+            /** Name */
+            name: string;
+            /** Physical Processor */
+            physical_processor: string | null;
+            /** Platform Memory Gib */
+            platform_memory_gib: number | null;
+            /** Platform Sockets */
+            platform_sockets: number | null;
+            /** Platform Vcpu */
+            platform_vcpu: number | null;
+            /**
+             * Prices
+             * @default []
+             */
+            prices?: components["schemas"]["PriceOut"][];
+            /** Provider */
+            provider: string;
+            /** Source */
+            source: string;
+            /** Vcpu */
+            vcpu: number;
         };
         /**
          * InstanceUpdate
@@ -3775,6 +4005,51 @@ export interface components {
              * @description The version you read; a stale one is refused with 409
              */
             version: number;
+        };
+        /** IntensityHourOut */
+        IntensityHourOut: {
+            /** Data Source */
+            data_source: string | null;
+            /**
+             * Direct G Per Kwh
+             * @description Operational gCO2e per kWh
+             */
+            direct_g_per_kwh: number;
+            /** Estimated */
+            estimated: boolean;
+            /** Estimation Method */
+            estimation_method: string | null;
+            /**
+             * Hour
+             * Format: date-time
+             * @description Start of the UTC hour
+             */
+            hour: string;
+            /**
+             * Lifecycle G Per Kwh
+             * @description Life-cycle gCO2e per kWh
+             */
+            lifecycle_g_per_kwh: number | null;
+            /** Low Carbon Pct */
+            low_carbon_pct: number | null;
+            /** Renewable Pct */
+            renewable_pct: number | null;
+        };
+        /** IntensitySummary */
+        IntensitySummary: {
+            /** Hours */
+            hours: number;
+            /** Max G Per Kwh */
+            max_g_per_kwh: number;
+            /**
+             * Mean Effective G Per Kwh
+             * @description Mean × PUE: grams per kWh of IT load
+             */
+            mean_effective_g_per_kwh: number;
+            /** Mean G Per Kwh */
+            mean_g_per_kwh: number;
+            /** Min G Per Kwh */
+            min_g_per_kwh: number;
         };
         /** JobOut */
         JobOut: {
@@ -4373,6 +4648,24 @@ export interface components {
             /** Region */
             region?: string | null;
         };
+        /** PriceOut */
+        PriceOut: {
+            /** On Demand Usd Per Hour */
+            on_demand_usd_per_hour: number | null;
+            /** Region */
+            region: string;
+            /** Reserved Usd Per Hour */
+            reserved_usd_per_hour?: number | null;
+            /**
+             * Source
+             * @description imported file name, or 'estimate' (us-east-1 list price × region multiplier)
+             */
+            source: string;
+            /** Spot Max Usd Per Hour */
+            spot_max_usd_per_hour?: number | null;
+            /** Spot Min Usd Per Hour */
+            spot_min_usd_per_hour?: number | null;
+        };
         /** PricingReport */
         PricingReport: {
             /**
@@ -4604,6 +4897,86 @@ export interface components {
              */
             start: string;
         };
+        /** RegionCarbonOut */
+        RegionCarbonOut: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Hours */
+            hours: components["schemas"]["IntensityHourOut"][];
+            /** Pue */
+            pue: number;
+            /** Region */
+            region: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+            /** @description None when no hour of the range is stored */
+            summary: components["schemas"]["IntensitySummary"] | null;
+            /** Zone */
+            zone: string | null;
+        };
+        /** RegionIn */
+        RegionIn: {
+            /** Country */
+            country?: string | null;
+            /** Latitude */
+            latitude?: number | null;
+            /** Longitude */
+            longitude?: number | null;
+            /** Name */
+            name: string;
+            /** Price Multiplier */
+            price_multiplier?: number | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Pue
+             * @description Default: the provider's CCF PUE
+             */
+            pue?: number | null;
+            /** Zone */
+            zone?: string | null;
+        };
+        /** RegionOut */
+        RegionOut: {
+            /** Code */
+            code: string;
+            /** Country */
+            country: string | null;
+            /** Latitude */
+            latitude: number | null;
+            /** Longitude */
+            longitude: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Price Multiplier
+             * @description On-demand price relative to us-east-1 (AWS)
+             */
+            price_multiplier: number | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Pue
+             * @description Power usage effectiveness used for its energy (CCF's provider figure)
+             */
+            pue: number;
+            /**
+             * Source
+             * @description reference (built-in) or stored (set by an admin)
+             */
+            source: string;
+            /**
+             * Zone
+             * @description Electricity Maps zone id of the grid that powers the region
+             */
+            zone: string | null;
+        };
         /** RegisterOut */
         RegisterOut: {
             agent: components["schemas"]["AgentOut"];
@@ -4753,7 +5126,7 @@ export interface components {
              */
             default_method?: "seasonal";
             /** Forecasts */
-            forecasts: components["schemas"]["ForecastOut"][];
+            forecasts: components["schemas"]["spectra__capacity__schemas__ForecastOut"][];
             /** Resource Id */
             resource_id: string;
         };
@@ -5317,6 +5690,111 @@ export interface components {
             utilisation?: number;
             weights?: components["schemas"]["WeightsIn"];
         };
+        /** ZoneCoverageOut */
+        ZoneCoverageOut: {
+            /**
+             * First
+             * Format: date-time
+             */
+            first: string;
+            /** Hours */
+            hours: number;
+            /**
+             * Last
+             * Format: date-time
+             */
+            last: string;
+            /** Zone */
+            zone: string;
+        };
+        /**
+         * ForecastOut
+         * @description A breach forecast: when (if at all) the metric crosses its threshold within the horizon.
+         */
+        spectra__capacity__schemas__ForecastOut: {
+            /** Already Breached */
+            already_breached: boolean;
+            /** Breach At */
+            breach_at: string | null;
+            /** Confidence */
+            confidence: number;
+            /** Current */
+            current: number | null;
+            /**
+             * Data Until
+             * Format: date-time
+             */
+            data_until: string;
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "seasonal" | "linear";
+            /** Metric */
+            metric: string;
+            /** Minutes To Breach */
+            minutes_to_breach: number | null;
+            /** Path */
+            path: components["schemas"]["ForecastPathPoint"][];
+            /** Points Used */
+            points_used: number;
+            /** Threshold */
+            threshold: number;
+        };
+        /** ForecastOut */
+        spectra__carbon__intensity__schemas__ForecastOut: {
+            /**
+             * Generated At
+             * Format: date-time
+             */
+            generated_at: string;
+            /**
+             * History Hours
+             * @description Stored hours the forecast was made from
+             */
+            history_hours: number;
+            /**
+             * Last Observed Hour
+             * Format: date-time
+             */
+            last_observed_hour: string;
+            /** Method */
+            method: string;
+            /** Points */
+            points: components["schemas"]["ForecastPointOut"][];
+            /** Region */
+            region?: string | null;
+            /** Zone */
+            zone: string;
+        };
+        /** ImportOut */
+        spectra__carbon__intensity__schemas__ImportOut: {
+            /** Files */
+            files: string[];
+            /** Instance Types */
+            instance_types?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Kind
+             * @description intensity or instance-types
+             */
+            kind: string;
+            /** Rows */
+            rows: number;
+            /**
+             * Zones
+             * @description intensity: hours, first and last per zone
+             */
+            zones?: {
+                [key: string]: unknown;
+            };
+        };
         /** InstanceOut */
         spectra__fleet__instances__schemas__InstanceOut: {
             /** Client Id */
@@ -5417,6 +5895,21 @@ export interface components {
             terminated_at: string | null;
             /** Version */
             version: number;
+        };
+        /** ImportOut */
+        spectra__spot__pricing__schemas__ImportOut: {
+            consolidation?: components["schemas"]["ConsolidationJobOut"] | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "price-history" | "spot-advisor" | "on-demand";
+            /** Source */
+            source: string;
         };
     };
     responses: never;
@@ -6754,6 +7247,101 @@ export interface operations {
             };
         };
     };
+    admin_import_api_admin_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Path
+                     * @description A file or a folder of *.csv on the server (default: SPECTRA_CSV_DIR)
+                     */
+                    path?: string | null;
+                    /**
+                     * Region
+                     * @description Region of an instance-type export
+                     */
+                    region?: string | null;
+                    /**
+                     * Zone
+                     * @description Zone of Time,Carbon Intensity series
+                     */
+                    zone?: string | null;
+                };
+                "multipart/form-data": {
+                    file: string[];
+                    region?: string;
+                    zone?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__intensity__schemas__ImportOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     all_instances_api_admin_instances_get: {
         parameters: {
             query?: {
@@ -7576,7 +8164,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportOut"];
+                    "application/json": components["schemas"]["spectra__spot__pricing__schemas__ImportOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -10720,6 +11308,154 @@ export interface operations {
             };
         };
     };
+    backtest_api_carbon_intensity_backtest_get: {
+        parameters: {
+            query: {
+                start: string;
+                end: string;
+                zone?: string | null;
+                region?: string | null;
+                horizon?: number;
+                /** @description Hours between forecast origins */
+                step?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BacktestOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_zones_api_carbon_intensity_zones_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ZoneCoverageOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     available_options_api_client_instances__instance_id__available_options_get: {
         parameters: {
             query?: {
@@ -12585,6 +13321,154 @@ export interface operations {
             };
         };
     };
+    list_instance_types_api_instance_types_get: {
+        parameters: {
+            query?: {
+                /** @description Only this region's price */
+                region?: string | null;
+                family?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceTypeOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_instance_type_api_instance_types__name__get: {
+        parameters: {
+            query?: {
+                region?: string | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceTypeOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     list_instances_api_instances_get: {
         parameters: {
             query?: {
@@ -14106,6 +14990,301 @@ export interface operations {
             };
         };
     };
+    list_regions_api_regions_get: {
+        parameters: {
+            query?: {
+                provider?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegionOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_region_api_regions__code__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegionOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    put_region_api_regions__code__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegionIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegionOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    region_carbon_api_regions__code__carbon_get: {
+        parameters: {
+            query?: {
+                start?: string | null;
+                end?: string | null;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegionCarbonOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     export_report_api_reports_export_get: {
         parameters: {
             query?: {
@@ -14353,6 +15532,81 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ResourceOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    forecast_api_scheduler_forecast_get: {
+        parameters: {
+            query?: {
+                zone?: string | null;
+                /** @description Instead of zone: the region's zone */
+                region?: string | null;
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__intensity__schemas__ForecastOut"];
                 };
             };
             /** @description Missing or invalid bearer token */

@@ -1,10 +1,12 @@
 // Path → page component. The navigation (routes.ts) shows only paths listed here.
 import type { ComponentType } from "react";
 import { Admin } from "./Admin";
+import { Alerts } from "./Alerts";
 import { Anomalies } from "./Anomalies";
 import { Budgets } from "./Budgets";
 import { Fleet } from "./Fleet";
 import { Instances } from "./Instances";
+import { Metrics } from "./Metrics";
 import { Regions } from "./Regions";
 import { Reports } from "./Reports";
 import { Settings } from "./Settings";
@@ -18,4 +20,6 @@ export const PAGES: Record<string, ComponentType> = {
   "/settings": Settings,
   "/fleet": Fleet,
   "/admin": Admin,
+  "/capacity/metrics": Metrics,
+  "/capacity/alerts": Alerts,
 };
