@@ -466,7 +466,8 @@ def run_seed(
 ) -> SeedRun:
     days = len(times) * step.total_seconds() / 86400.0
     hits = interrupted_in_step(market, times, step, seed)
-    switch_cost, interruption_cost = policy.switch_cost_usd, policy.interruption_cost_usd
+    switch_cost = policy.switch_cost(market.on_demand_price)
+    interruption_cost = policy.interruption_cost(market.on_demand_price)
     common = (market, times, step, hits, fleet)
     stay = simulate("stay", *common, stay_strategy(market), switch_cost, interruption_cost)
     cheapest = simulate(
@@ -525,8 +526,8 @@ def main() -> None:
     market.step_costs = step_cost_table(market, times, step)
     features = build_features(market, step)
     policy = ClientPolicy(
-        switch_cost_usd=args.switch_cost_hours * market.on_demand_price,
-        interruption_cost_usd=args.interruption_cost_hours * market.on_demand_price,
+        switch_cost_on_demand_hours=args.switch_cost_hours,
+        interruption_cost_on_demand_hours=args.interruption_cost_hours,
         max_pool_share=args.max_pool_share,
     )
     overrides = {
@@ -558,8 +559,8 @@ def main() -> None:
         "seeds": len(runs),
         "on_demand_price": market.on_demand_price,
         "interruption_probability_month": market.probability[market.pools[0]],
-        "switch_cost_usd": round(policy.switch_cost_usd, 4),
-        "interruption_cost_usd": round(policy.interruption_cost_usd, 4),
+        "switch_cost_usd": round(policy.switch_cost(market.on_demand_price), 4),
+        "interruption_cost_usd": round(policy.interruption_cost(market.on_demand_price), 4),
         "max_pool_share": args.max_pool_share,
         "savings_vs_on_demand_pct": table["engine"]["savings_vs_on_demand_pct"],
         "oracle_savings_vs_on_demand_pct": table["oracle"]["savings_vs_on_demand_pct"],
@@ -588,7 +589,8 @@ def main() -> None:
         f"Trace: `{result['trace']}`{' (synthetic)' if market.synthetic else ''} — {result['instance_type']} in "
         f"{result['region']}, {len(market.pools)} pools, {days:.1f} days, fleet of {args.fleet}, decisions every "
         f"{args.step_minutes:g} min, mean of {len(runs)} interruption draws. On-demand {market.on_demand_price} USD/h;"
-        f" switch {policy.switch_cost_usd:.4f} USD; interruption {policy.interruption_cost_usd:.4f} USD at "
+        f" switch {policy.switch_cost(market.on_demand_price):.4f} USD;"
+        f" interruption {policy.interruption_cost(market.on_demand_price):.4f} USD at "
         f"{result['interruption_probability_month']:.1%}/month per pool (Spot Advisor bucket).",
         "",
         "| strategy | cost USD | savings vs on-demand % | switches/instance-day | interruptions | on-demand share % |",

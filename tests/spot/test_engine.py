@@ -244,3 +244,15 @@ def test_oracle_matches_brute_force() -> None:
         move = rng.uniform(0, 2)
         start = rng.randrange(3)
         assert oracle_path(costs, move, start_state=start).cost == pytest.approx(_brute_force(costs, move, start))
+
+
+def test_default_costs_scale_with_the_on_demand_price() -> None:
+    policy = ClientPolicy(hysteresis_pct=0.0, min_saving_usd_per_hour=0.0)
+    assert policy.switch_cost(3.0) == pytest.approx(0.3)  # 0.1 h of on-demand
+    assert policy.interruption_cost(3.0) == pytest.approx(3.0)  # 1 h of on-demand
+    # A 0.3 USD move over 12 h = 0.025 USD/h: a 0.02 USD/h saving on a big instance does not pay for it …
+    big = context(pool("A", 1.00), pool("B", 0.98), policy=policy, on_demand_price=3.0)
+    assert ENGINE.decide(big).action == Action.STAY
+    # … while the same relative saving with a cheap instance's cheap move (0.01 USD → 0.00083 USD/h) does.
+    small = context(pool("A", 0.10), pool("B", 0.098), policy=policy, on_demand_price=0.1)
+    assert ENGINE.decide(small).action == Action.SWITCH

@@ -79,8 +79,12 @@ class FleetState:
 @dataclass(frozen=True)
 class ClientPolicy:
     auto_switch: bool = True
-    switch_cost_usd: float = 0.02  # one move: boot overlap + disruption, in USD
-    interruption_cost_usd: float = 0.10  # one interruption: lost work + recovery, in USD
+    # One move (boot overlap + disruption) and one interruption (lost work + recovery). In USD when set;
+    # otherwise in hours of the instance's on-demand price, so the defaults scale with the instance's size.
+    switch_cost_usd: float | None = None
+    interruption_cost_usd: float | None = None
+    switch_cost_on_demand_hours: float = 0.1
+    interruption_cost_on_demand_hours: float = 1.0
     amortisation_hours: float = 12.0  # a move's cost is spread over this many hours of the new pool
     hysteresis_pct: float = 0.03  # required relative saving before moving
     min_saving_usd_per_hour: float = 0.0005
@@ -93,6 +97,16 @@ class ClientPolicy:
     min_replicas: int = 0
     replica_risk_threshold: float | None = None  # monthly probability above which a replica is kept
     carbon_price_usd_per_tonne: float = 0.0
+
+    def switch_cost(self, on_demand_price: float) -> float:
+        if self.switch_cost_usd is not None:
+            return self.switch_cost_usd
+        return self.switch_cost_on_demand_hours * on_demand_price
+
+    def interruption_cost(self, on_demand_price: float) -> float:
+        if self.interruption_cost_usd is not None:
+            return self.interruption_cost_usd
+        return self.interruption_cost_on_demand_hours * on_demand_price
 
 
 @dataclass(frozen=True)
@@ -160,7 +174,7 @@ class CostMinimisingEngine:
         policy = context.policy
         return (
             pool.price
-            + hourly_rate(pool.interruption_probability) * policy.interruption_cost_usd
+            + hourly_rate(pool.interruption_probability) * policy.interruption_cost(context.on_demand_price)
             + policy.volatility_weight * pool.volatility * pool.price
             + carbon_cost_per_hour(
                 context.instance.power_watts, pool.carbon_intensity_g_per_kwh, policy.carbon_price_usd_per_tonne
@@ -181,7 +195,7 @@ class CostMinimisingEngine:
     def _eligible(self, context: DecisionContext, current_id: str | None) -> list[_Scored]:
         policy = context.policy
         cap = self._cap(context)
-        amortised = policy.switch_cost_usd / max(policy.amortisation_hours, 1e-9)
+        amortised = policy.switch_cost(context.on_demand_price) / max(policy.amortisation_hours, 1e-9)
         out = []
         for pool in context.candidates:
             if not pool.available or pool.interruption_probability > policy.max_interruption_probability:

@@ -63,7 +63,7 @@ def policy_from(overrides: dict[str, Any] | None, base: ClientPolicy | None = No
             if not isinstance(value, bool):
                 errors.append({"field": f"policy.{name}", "msg": "must be true or false"})
                 continue
-        elif value is None and name == "replica_risk_threshold":
+        elif value is None and name in ("replica_risk_threshold", "switch_cost_usd", "interruption_cost_usd"):
             pass
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             errors.append({"field": f"policy.{name}", "msg": "must be a number ≥ 0"})
