@@ -3,21 +3,30 @@ through those domains' services only."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from spectra.capacity import service as capacity_service
+from spectra.carbon.emissions import coefficients
 from spectra.carbon.emissions import service as emissions_service
-from spectra.carbon.optimizer.inputs import InstanceInfo, Series
-from spectra.core.errors import NotFound
+from spectra.carbon.intensity import service as intensity_service
+from spectra.carbon.optimizer.inputs import InstanceInfo, IntensityOutlook, RegionInfo, Series
+from spectra.carbon.rightsizing.engine import TypeSpec, Utilisation
+from spectra.core.clock import clock
+from spectra.core.errors import NotFound, SpectraError
 from spectra.fleet.instances import service as instances_service
 from spectra.fleet.instances.models import Instance
 from spectra.fleet.instances.schemas import InstanceSync
+from spectra.fleet.reference import INSTANCE_TYPES, INSTANCE_TYPES_BY_NAME, REGIONS
 from spectra.fleet.settings import service as settings_service
 
 EXECUTABLE_SOURCES = {"aws", "simulated"}
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+CPU_STEP = timedelta(minutes=5)  # the capacity domain's collection interval
 
 
 def _info(instance: Instance) -> InstanceInfo:
@@ -103,3 +112,112 @@ class FleetInputs:
 
     def cloudflare_token(self, session: Session) -> str | None:
         return settings_service.secret(session, "cloudflare_api_token")
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+class PlatformInputs(FleetInputs):
+    """Regions and instance types (fleet reference tables), intensity (stored actuals + forecast), the CCF
+    power model (emissions coefficients) and measured utilisation (capacity)."""
+
+    def regions(self, session: Session) -> list[RegionInfo]:
+        return [
+            RegionInfo(r.code, r.name, r.provider, r.country, r.latitude, r.longitude, r.zone, r.pue) for r in REGIONS
+        ]
+
+    def intensity(self, session: Session, zone: str, start: datetime, end: datetime) -> IntensityOutlook | None:
+        """Mean over [start, end): stored hours up to now, the forecast made now for the rest."""
+        now = clock.now()
+        first_future = _floor_hour(now)
+        total = 0.0
+        counted = 0
+        spread: list[float] = []
+        methods: list[str] = []
+        if start < first_future:
+            past = intensity_service.history(session, zone, start, min(end, first_future)).values
+            finite = past[np.isfinite(past)]
+            if finite.size:
+                total += float(finite.sum())
+                counted += int(finite.size)
+                methods.append(f"{finite.size} stored hours")
+        if end > first_future:
+            hours = math.ceil((end - first_future) / HOUR)
+            try:
+                forecast = intensity_service.forecast_zone(session, zone, min(hours, 336), now)
+            except SpectraError:
+                forecast = None
+            if forecast is not None:
+                begin = max(start, first_future)
+                points = [p for p in forecast["points"] if begin <= p["hour"] < end]
+                total += sum(p["mean_g_per_kwh"] for p in points)
+                counted += len(points)
+                spread += [p["std_g_per_kwh"] for p in points]
+                methods.append(f"{len(points)} forecast hours ({forecast['method']})")
+        if counted == 0:
+            return None
+        std = float(np.sqrt(np.mean(np.square(spread)))) if spread else None
+        return IntensityOutlook(total / counted, std, " + ".join(methods), counted)
+
+    def instance_type(self, session: Session, name: str, region: str | None) -> TypeSpec | None:
+        ref = INSTANCE_TYPES_BY_NAME.get(name)
+        if ref is None:
+            return None
+        price = ref.price_usd_per_hour if region is None else ref.price_in(region)
+        return TypeSpec(ref.name, ref.vcpu, ref.memory_gib, ref.arch, price)
+
+    def catalog(self, session: Session, region: str | None) -> list[TypeSpec]:
+        out = [self.instance_type(session, ref.name, region) for ref in INSTANCE_TYPES]
+        return [t for t in out if t is not None and t.price_usd_per_hour is not None]
+
+    def power_w(self, spec: TypeSpec, utilisation: float) -> float:
+        """CCF: vCPU × (min W + u × (max W − min W)) + memory above the SPECpower baseline × 0.392 W/GB."""
+        ccf = emissions_service.type_spec(spec.name, "aws", "us-east-1")
+        if ccf is None:
+            average = coefficients.coefficients_for(None, "aws")
+            return spec.vcpu * (average.min_watts + utilisation * (average.max_watts - average.min_watts))
+        extra_gib = (
+            max(0.0, ccf.memory_gib - ccf.memory_baseline_gib) if math.isfinite(ccf.memory_baseline_gib) else 0.0
+        )
+        cpu = ccf.vcpu * (ccf.min_watts_per_vcpu + utilisation * (ccf.max_watts_per_vcpu - ccf.min_watts_per_vcpu))
+        return cpu + extra_gib * coefficients.MEMORY_KWH_PER_GB_HOUR * 1000.0
+
+    def embodied_g_per_hour(self, spec: TypeSpec) -> float:
+        ccf = emissions_service.type_spec(spec.name, "aws", "us-east-1")
+        return ccf.embodied_g_per_hour if ccf is not None else 0.0
+
+    def _samples(
+        self, session: Session, instance_id: str, metric: str, start: datetime, end: datetime
+    ) -> list[tuple[datetime, float]]:
+        instance = self.instance(session, instance_id)
+        if instance is None or instance.provider_id is None:
+            return []
+        return capacity_service.utilisation(session, instance.client_id, instance.provider_id, metric, start, end)
+
+    def utilisation(self, session: Session, instance_id: str, start: datetime, end: datetime) -> Utilisation:
+        cpu = np.array([v for _, v in self._samples(session, instance_id, "cpu", start, end)], dtype=float)
+        memory = np.array([v for _, v in self._samples(session, instance_id, "memory", start, end)], dtype=float)
+        hours = (end - start) / HOUR
+        if cpu.size == 0:
+            return Utilisation(0.0, None, None, samples=0, window_hours=hours)
+        return Utilisation(
+            cpu_p95=float(np.percentile(cpu, 95)),
+            memory_p95=float(np.percentile(memory, 95)) if memory.size else None,
+            cpu_mean=float(cpu.mean()),
+            samples=int(cpu.size),
+            window_hours=hours,
+        )
+
+    def cpu_series(self, session: Session, instance_id: str, start: datetime, end: datetime) -> Series:
+        """CPU % on a 5-minute grid from `start` (bucket means; NaN where nothing was collected)."""
+        length = max(0, int((end - start) / CPU_STEP))
+        sums, counts = np.zeros(length), np.zeros(length)
+        for ts, value in self._samples(session, instance_id, "cpu", start, end):
+            index = int((ts - start) / CPU_STEP)
+            if 0 <= index < length:
+                sums[index] += value
+                counts[index] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        return Series(start, CPU_STEP / HOUR, values)
