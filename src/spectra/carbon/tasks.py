@@ -1,5 +1,15 @@
 """Carbon periodic jobs (each sub-package declares its own; importing them registers them)."""
 
+from spectra.carbon.anomalies.tasks import detect_anomalies
+from spectra.carbon.automation.tasks import run_automation
 from spectra.carbon.budgets.tasks import budget_thresholds
+from spectra.carbon.optimizer.tasks import refresh_latency
+from spectra.carbon.rightsizing.tasks import refresh_recommendations
 
-__all__ = ["budget_thresholds"]
+__all__ = [
+    "budget_thresholds",
+    "detect_anomalies",
+    "refresh_latency",
+    "refresh_recommendations",
+    "run_automation",
+]
