@@ -21,3 +21,8 @@ from spectra.carbon.budgets.router import router as budgets_router  # noqa: E402
 from spectra.carbon.reports.router import router as reports_router  # noqa: E402
 
 routers += [budgets_router, reports_router]
+
+# Carbon intensity: a region's hours, admin import, forecast and back-test.
+from spectra.carbon.intensity.router import router as intensity_router  # noqa: E402
+
+routers.append(intensity_router)

@@ -36,5 +36,6 @@ class Team(UUIDPrimaryKey, TimestampMixin, Base):
 
 
 # Instances live in their own module; imported here so the registry (and Alembic) sees them.
+from spectra.fleet.catalog.models import InstanceType, InstanceTypePrice, Region  # noqa: E402, F401
 from spectra.fleet.instances.models import Instance, InstanceDailyCost  # noqa: E402, F401
 from spectra.fleet.settings.models import PlatformSetting  # noqa: E402, F401

@@ -142,10 +142,12 @@ def test_negative_intensity_and_duplicate_times_are_errors() -> None:
     assert "duplicate" in caught.value.errors[1]["msg"]
 
 
-def test_zone_mismatch_and_unknown_header_and_empty_file() -> None:
-    text = em_text(["2023-01-01 00:00:00,Germany,Germany,DE,1,,,,,false,"])
-    with pytest.raises(ParseError, match="differs"):
-        parse_intensity_csv(text, file_name="a.csv", zone="FR")
+def test_given_zone_only_fills_files_without_one_and_unknown_header_and_empty_file() -> None:
+    text = em_text(["2023-01-01 00:00:00,Germany,Germany,DE,1,,,,,false,", "2023-01-01 01:00:00,?,?,,2,,,,,false,"])
+    records = parse_intensity_csv(text, file_name="a.csv", zone="FR")
+    assert [(r.zone, r.direct_g_per_kwh) for r in records] == [("DE", 1.0), ("FR", 2.0)]
+    with pytest.raises(ParseError, match="missing zone id"):
+        parse_intensity_csv(text, file_name="a.csv")
     with pytest.raises(ParseError, match="unrecognised header"):
         parse_intensity_csv("a,b\n1,2\n", file_name="b.csv")
     with pytest.raises(ParseError, match="empty file"):

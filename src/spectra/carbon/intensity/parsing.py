@@ -196,7 +196,7 @@ def parse_intensity_csv(data: bytes | str, *, file_name: str, zone: str | None =
 
     ``zone`` names the zone of a ``Time,Carbon Intensity`` series (required there). For an
     Electricity Maps export the zone comes from its ``Zone Id`` column; a given ``zone`` then only
-    fills rows whose zone id is empty and is an error where the file names a different zone.
+    fills rows whose zone id is empty (so one zone can be given for a mixed batch of files).
     """
     text = decode(data, file_name)
     errors = _Collector(file_name)
@@ -251,12 +251,8 @@ def parse_intensity_csv(data: bytes | str, *, file_name: str, zone: str | None =
             errors.add(line, names[columns["time"]], f"invalid timestamp {cell('time')!r}: {exc}")
             row_ok = False
             when = None
-        row_zone = cell("zone") if kind == "electricitymaps" else ""
-        if not row_zone:
-            row_zone = zone or ""
-        elif zone and row_zone != zone:
-            errors.add(line, names[columns["zone"]], f"zone {row_zone!r} differs from the zone given ({zone!r})")
-            row_ok = False
+        # A zone named in the file wins; the given zone fills series files and empty zone ids.
+        row_zone = (cell("zone") if kind == "electricitymaps" else "") or (zone or "")
         if not row_zone:
             errors.add(line, names[columns["zone"]] if "zone" in columns else None, "missing zone id")
             row_ok = False

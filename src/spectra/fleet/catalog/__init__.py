@@ -1,0 +1,1 @@
+"""Regions and the instance-type catalogue (specs, microarchitecture, prices per region)."""
