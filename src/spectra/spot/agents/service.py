@@ -26,7 +26,8 @@ from spectra.spot.commands import service as commands
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
 from spectra.spot.instances.state_machine import Role
-from spectra.spot.models import Agent, Notification, Replica, SpotInstance, SpotPriceSnapshot
+from spectra.spot.models import Agent, Notification, Pool, Replica, SpotInstance, SpotPriceSnapshot
+from spectra.spot.pricing import service as pricing
 
 # An agent silent for this many heartbeat intervals is stale; for this many, offline.
 STALE_AFTER_INTERVALS = 3
@@ -122,6 +123,12 @@ def _retire_previous_installations(session: Session, agent: Agent, cloud_instanc
         if primary is not None and primary.cloud_instance_id == cloud_instance_id:
             other.status = "replaced"
             instances.set_role(session, primary, Role.TERMINATED, reason=f"agent re-installed as {agent.id}", now=now)
+
+
+def _with_reference(session: Session, pool: Pool) -> None:
+    """A pool first seen from an agent gets its on-demand price and Spot Advisor bucket from the reference data."""
+    if pool.on_demand_price is None or pool.interruption_bucket is None:
+        pricing.fill_reference(session, pool)
 
 
 def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int]:
@@ -286,6 +293,8 @@ def pricing_report(session: Session, agent: Agent, body: PricingReport, now: dat
         )
         if obs.on_demand_price is not None:
             pool.on_demand_price = obs.on_demand_price
+        if pool.id not in touched:
+            _with_reference(session, pool)
         if pool.latest_price_at is None or observed >= pool.latest_price_at:
             pool.latest_price, pool.latest_price_at = obs.price, observed
         touched[pool.id] = pool

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from spectra.spot.agents.models import SpotActivity
 from spectra.spot.models import Agent, Pool, Replica, SpotInstance, SpotPriceSnapshot, SwitchEvent
 
 
@@ -187,3 +188,19 @@ def count_instances_by_role(session: Session, client_id: str | None) -> dict[str
     if client_id is not None:
         stmt = stmt.where(SpotInstance.client_id == client_id)
     return {role: int(n) for role, n in session.execute(stmt)}
+
+
+def instance_activity(
+    session: Session, client_id: str, instance_id: str, cloud_instance_id: str, limit: int
+) -> list[SpotActivity]:
+    """Activity rows about the instance: by id, or naming its cloud id (switches name both ends)."""
+    stmt = (
+        select(SpotActivity)
+        .where(
+            SpotActivity.client_id == client_id,
+            or_(SpotActivity.instance_id == instance_id, SpotActivity.message.contains(cloud_instance_id)),
+        )
+        .order_by(SpotActivity.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import or_, select
 
 from spectra.core.auth import CallerDep
 from spectra.core.clock import clock
 from spectra.core.db import SessionDep
 from spectra.core.errors import PROBLEM_RESPONSES, Conflict
-from spectra.spot.agents.models import SpotActivity
 from spectra.spot.commands import service as commands
 from spectra.spot.commands.schemas import CommandOut, SwitchRequest
 from spectra.spot.instances import repository, service
@@ -109,13 +107,5 @@ def instance_logs(
 ) -> list[ActivityOut]:
     """The instance's activity: role changes, commands, switches, emergencies; newest first."""
     inst = service.get_instance(session, instance_id, caller)
-    stmt = (
-        select(SpotActivity)
-        .where(
-            SpotActivity.client_id == inst.client_id,
-            or_(SpotActivity.instance_id == inst.id, SpotActivity.message.contains(inst.cloud_instance_id)),
-        )
-        .order_by(SpotActivity.id.desc())
-        .limit(limit)
-    )
-    return [ActivityOut.model_validate(a) for a in session.scalars(stmt)]
+    rows = repository.instance_activity(session, inst.client_id, inst.id, inst.cloud_instance_id, limit)
+    return [ActivityOut.model_validate(a) for a in rows]
