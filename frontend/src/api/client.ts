@@ -131,3 +131,13 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<T> {
   }
   return result.data as T;
 }
+
+/**
+ * The JSON a route answers with, read from the generated paths. Use it instead of a schema's component name
+ * where FastAPI qualifies that name (two models with the same class name get module-prefixed names).
+ */
+export type ResponseOf<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { "application/json": infer R } } };
+}
+  ? R
+  : never;

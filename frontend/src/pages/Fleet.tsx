@@ -1,6 +1,7 @@
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { as, type DowntimeStats, type EmergencyStatus, type FleetCharts, type PoolOption, type PriceHistory, type Savings } from "../api/spot";
 import { ClientPicker, useTenant } from "../auth/tenant";
@@ -16,7 +17,7 @@ import { axisNumber, formatDateTime, formatDuration, formatNumber, formatPercent
 import { humanize, severityTone, statusTone } from "../lib/labels";
 
 type Agent = Schemas["AgentOut"];
-type Instance = Schemas["spectra__spot__instances__schemas__InstanceOut"];
+type Instance = ResponseOf<"/api/client/{client_id}/instances", "get">[number];
 
 const ROLES = ["PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED"] as const;
 const PRICE_REFRESH_MS = 15_000; // the v6 target: price charts no more than 30 s behind

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { DataTable } from "../components/DataTable";
@@ -11,7 +12,7 @@ import { formatCo2e, formatDateTime, formatNumber, formatPercent, formatUsd } fr
 import { humanize, statusTone } from "../lib/labels";
 
 type Recommendation = Schemas["RecommendationOut"];
-type Instance = Schemas["spectra__fleet__instances__schemas__InstanceOut"];
+type Instance = ResponseOf<"/api/instances", "get">["items"][number];
 
 function Decide({ rec }: { rec: Recommendation }) {
   const queryClient = useQueryClient();

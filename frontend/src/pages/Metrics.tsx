@@ -1,6 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
+import type { ResponseOf } from "../api/client";
 import { MetricChart, type SeriesPoint } from "../components/MetricChart";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
 import { Badge, Button, Card, PageHeader, SelectField } from "../components/ui";
@@ -8,7 +9,7 @@ import { useEventStream } from "../hooks/useEventStream";
 import { formatDateTime, formatDuration, formatPercent, formatRelative } from "../lib/format";
 import { humanize } from "../lib/labels";
 
-type Forecast = Schemas["ForecastOut"];
+type Forecast = ResponseOf<"/api/forecast", "get">["forecasts"][number];
 const RANGES = ["1h", "6h", "24h", "7d"] as const;
 type Range = (typeof RANGES)[number];
 

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, unwrap, type Schemas } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { BarSeriesChart } from "../components/charts";
@@ -31,7 +32,7 @@ function signed(value: number | null | undefined, render: (v: number) => string)
   return value > 0 ? `+${render(value)}` : render(value);
 }
 
-function MigrationTool({ instances, ranking, clientId }: { instances: Schemas["spectra__fleet__instances__schemas__InstanceOut"][]; ranking: Ranked[]; clientId: string | null }) {
+function MigrationTool({ instances, ranking, clientId }: { instances: ResponseOf<"/api/instances", "get">["items"]; ranking: Ranked[]; clientId: string | null }) {
   const queryClient = useQueryClient();
   const [instanceId, setInstanceId] = useState("");
   const [toRegion, setToRegion] = useState("");

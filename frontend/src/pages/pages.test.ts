@@ -5,7 +5,7 @@ import { describeSilence } from "./Alerts";
 import { currentQuarter } from "./Budgets";
 import { breachText, metricUnit } from "./Metrics";
 import { defaultPeriod } from "./Reports";
-import type { Schemas } from "../api";
+import type { ResponseOf } from "../api/client";
 
 describe("metric chart data", () => {
   it("joins the forecast to the last observation and drops forecast points inside the history", () => {
@@ -34,7 +34,7 @@ describe("metric chart data", () => {
   });
 });
 
-const FORECAST: Schemas["ForecastOut"] = {
+const FORECAST: ResponseOf<"/api/forecast", "get">["forecasts"][number] = {
   already_breached: false,
   breach_at: null,
   confidence: 0.8,
