@@ -37,8 +37,10 @@ def load_models() -> None:
 
 
 def load_routers() -> list[Any]:
+    """Highest domain first: a higher domain extends a lower one's resources with literal sub-paths
+    (carbon's /api/instances/recommendations beside fleet's /api/instances/{id}), which must be tried first."""
     routers: list[Any] = []
-    for module in domain_modules("routes"):
+    for module in reversed(domain_modules("routes")):
         routers.extend(module.routers)
     return routers
 
