@@ -90,6 +90,15 @@ def test_too_few_samples() -> None:
     assert rec.recommended is None
 
 
+def test_no_burstable_target_for_a_steady_instance() -> None:
+    catalog = [*CATALOG, TypeSpec("t3.large", 2, 8, "x86_64", 0.0832, burstable=True)]
+    rec = recommend(BY_NAME["m5.xlarge"], _usage(10, 20), catalog)
+    assert rec.recommended is not None and rec.recommended.name == "m5.large"
+    burst = TypeSpec("t3.xlarge", 4, 16, "x86_64", 0.1664, burstable=True)
+    rec_t3 = recommend(burst, _usage(10, 20), [*catalog, burst])
+    assert rec_t3.recommended is not None and rec_t3.recommended.name == "t3.large"
+
+
 def test_smallest_already_keeps() -> None:
     catalog = [TypeSpec("m5.large", 2, 8, "x86_64", 0.096)]
     rec = recommend(catalog[0], _usage(5, 10), catalog)

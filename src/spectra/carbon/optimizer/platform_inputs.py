@@ -165,7 +165,7 @@ class PlatformInputs(FleetInputs):
         if ref is None:
             return None
         price = ref.price_usd_per_hour if region is None else ref.price_in(region)
-        return TypeSpec(ref.name, ref.vcpu, ref.memory_gib, ref.arch, price)
+        return TypeSpec(ref.name, ref.vcpu, ref.memory_gib, ref.arch, price, ref.burstable)
 
     def catalog(self, session: Session, region: str | None) -> list[TypeSpec]:
         out = [self.instance_type(session, ref.name, region) for ref in INSTANCE_TYPES]

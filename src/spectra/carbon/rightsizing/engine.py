@@ -4,7 +4,8 @@ Sizing: the work the instance does is kept constant, so the vCPUs it needs are c
 target CPU (and likewise for memory). A type fits when it has at least that many vCPUs and GiB. The
 candidates are the same family (same generation and processor: no surprises) and, when at least 10%
 cheaper than the best of the family, types of the same architecture (x86_64 / arm64: no rebuild), or any
-architecture when the caller allows it. Of the fitting candidates the cheapest wins (ties: fewer watts,
+architecture when the caller allows it; burstable types only for a burstable instance (a steady load
+would exhaust their CPU credits). Of the fitting candidates the cheapest wins (ties: fewer watts,
 then the name). An instance running hotter than
 the upsize threshold gets the smallest type that brings it back under the target.
 
@@ -28,6 +29,7 @@ class TypeSpec:
     memory_gib: float
     architecture: str  # x86_64 | arm64
     price_usd_per_hour: float | None
+    burstable: bool = False  # CPU credits: only sustainable under a baseline, so never a target from elsewhere
 
     @property
     def family(self) -> str:
@@ -147,7 +149,9 @@ def recommend(
     compatible = [
         c
         for c in others
-        if c.family != current.family and (policy.allow_architecture_change or c.architecture == current.architecture)
+        if c.family != current.family
+        and (policy.allow_architecture_change or c.architecture == current.architecture)
+        and (current.burstable or not c.burstable)
     ]
     scope = "same_family"
     choice = _choose(same_family, required_vcpu, required_mem, power, util_now)
