@@ -141,6 +141,8 @@ def main() -> None:
     detect_seconds = 0.0
     for path in sorted(args.data_dir.rglob("*.csv")):
         rel = path.relative_to(args.data_dir).as_posix()
+        if "/" not in rel:  # DIR is a category folder itself: NAB names files <category>/<file>
+            rel = f"{args.data_dir.resolve().name}/{rel}"
         timestamps, values = read_series(path)
         parsed = ns.parse_timestamps(timestamps)
         spans = ns.window_indices(parsed, windows.get(rel, []))
@@ -148,7 +150,7 @@ def main() -> None:
         scores = StreamingDetector().score_series(values)
         detect_seconds += time.perf_counter() - t0
         points += values.size
-        category = path.parent.relative_to(args.data_dir).as_posix()
+        category = rel.rsplit("/", 1)[0]
         labels = ns.window_labels(values.size, spans)
         write_results(args.out / DETECTOR / category / f"{DETECTOR}_{path.name}", timestamps, values, scores, labels)
         gaussian = windowed_gaussian(values)
