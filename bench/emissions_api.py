@@ -100,22 +100,26 @@ def _populate(n_instances: int, days: int, today: date) -> dict[str, Any]:
     region_ci = {r: rng.uniform(30, 700) for r in REGIONS}
     started = time.perf_counter()
     now = datetime.now(UTC)
+    batch_days: list[date] = []
+    batch_rows: list[dict[str, Any]] = []
     for offset in range(days, -1, -1):
         day = today - timedelta(days=offset)
         season = 1.0 + 0.15 * np.sin(2 * np.pi * day.timetuple().tm_yday / 365.0)
         kwh = base_kwh * rng.uniform(0.8, 1.2, n)
-        rows = []
         for i, f in enumerate(fleet_rows):
             ci = region_ci[f["region"]] * season
-            rows.append({
+            batch_rows.append({
                 "instance_id": f["id"], "client_id": f["client_id"], "team_id": f["team_id"], "region": f["region"],
                 "instance_type": f["type"], "day": day, "utilisation": 0.5, "utilisation_source": "default",
                 "intensity_g_per_kwh": float(ci), "computed_at": now, "instance_hours": 24.0,
                 "kwh": float(kwh[i]), "co2e_location_g": float(kwh[i] * ci), "co2e_market_g": float(kwh[i] * ci * 0.7),
                 "embodied_g": 30.0, "cost_usd": TYPES[f["type"]] * 24, "billed_cost_usd": 0.0, "measured_hours": 0.0,
             })  # fmt: skip
-        with session_scope() as s:
-            emissions.store_days(s, [day], rows)
+        batch_days.append(day)
+        if offset == 0 or (day + timedelta(days=1)).day == 1:  # a month at a time, as a backfill would
+            with session_scope() as s:
+                emissions.store_days(s, batch_days, batch_rows)
+            batch_days, batch_rows = [], []
     return {"tokens": tokens, "instances": n, "instance_days": n * (days + 1),
             "load_seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
 

@@ -21,7 +21,12 @@ __all__ = [
 
 # Accounting: stored emissions and team budgets.
 from spectra.carbon.budgets.models import BudgetNotice, TeamBudget  # noqa: F401
-from spectra.carbon.emissions.models import EmissionRollupDay, InstanceEmissionDay  # noqa: F401
+from spectra.carbon.emissions.models import (  # noqa: F401
+    EmissionRollupDay,
+    EmissionRollupMonth,
+    InstanceEmissionDay,
+    InstanceEmissionMonth,
+)
 
 # Grid carbon intensity per zone and hour.
 from spectra.carbon.intensity.models import CarbonIntensityHour  # noqa: F401

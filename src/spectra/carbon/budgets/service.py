@@ -92,19 +92,28 @@ def evaluate(consumed_kg: float, budget_kg: float, quarter: Quarter, now: dateti
     return projected, pct, status
 
 
-def usage(session: Session, budget: TeamBudget, now: datetime) -> Usage:
+def usage(session: Session, budget: TeamBudget, now: datetime, totals: dict[str, Any] | None = None) -> Usage:
+    """Consumption of a budget; `totals` (the team's quarter-to-date sums) when already fetched."""
     quarter = Quarter(budget.year, budget.quarter)
-    last = min(quarter.last_day, now.date())
-    rows = emissions.totals(session, budget.client_id, quarter.first_day, last, team_id=budget.team_id)
-    totals = rows[0] if rows else {f: 0.0 for f in emissions.TOTAL_FIELDS}
+    if totals is None:
+        last = min(quarter.last_day, now.date())
+        rows = emissions.totals(session, budget.client_id, quarter.first_day, last, team_id=budget.team_id)
+        totals = rows[0] if rows else {f: 0.0 for f in emissions.TOTAL_FIELDS}
     consumed = counted_kg(totals, budget.basis, budget.include_embodied)
     projected, pct, status = evaluate(consumed, budget.budget_co2e_kg, quarter, now)
     return Usage(consumed, projected, pct, status, float(totals["kwh"]), float(totals["cost_usd"]))
 
 
-def to_out(session: Session, budget: TeamBudget, now: datetime, notified: list[int], team_name: str) -> BudgetOut:
+def to_out(
+    session: Session,
+    budget: TeamBudget,
+    now: datetime,
+    notified: list[int],
+    team_name: str,
+    totals: dict[str, Any] | None = None,
+) -> BudgetOut:
     quarter = Quarter(budget.year, budget.quarter)
-    use = usage(session, budget, now)
+    use = usage(session, budget, now, totals)
     return BudgetOut(
         id=budget.id,
         client_id=budget.client_id,
@@ -145,7 +154,30 @@ def list_budgets(
     budgets = repository.list_budgets(session, client_id, year, quarter)
     notified = repository.notices(session, [b.id for b in budgets])
     names = _team_names(session, client_id)
-    return [to_out(session, b, now, notified[b.id], names.get(b.team_id, "")) for b in budgets]
+    by_team = _quarter_totals_by_team(session, client_id, budgets, now)
+    return [
+        to_out(session, b, now, notified[b.id], names.get(b.team_id, ""), by_team.get((b.year, b.quarter, b.team_id)))
+        for b in budgets
+    ]
+
+
+def _quarter_totals_by_team(
+    session: Session, client_id: str | None, budgets: list[TeamBudget], now: datetime
+) -> dict[tuple[int, int, str], dict[str, Any]]:
+    """One grouped query per quarter instead of one per budget; teams without emissions get zeros."""
+    out: dict[tuple[int, int, str], dict[str, Any]] = {}
+    zeros = {f: 0.0 for f in emissions.TOTAL_FIELDS}
+    for year, number in sorted({(b.year, b.quarter) for b in budgets}):
+        quarter = Quarter(year, number)
+        last = min(quarter.last_day, now.date())
+        rows = emissions.totals(session, client_id, quarter.first_day, last, group_by=["team_id"]) if (
+            last >= quarter.first_day
+        ) else []  # fmt: skip
+        found = {r["team_id"]: r for r in rows}
+        for b in budgets:
+            if (b.year, b.quarter) == (year, number):
+                out[(year, number, b.team_id)] = found.get(b.team_id, zeros)
+    return out
 
 
 def _state(budget: TeamBudget) -> dict[str, Any]:

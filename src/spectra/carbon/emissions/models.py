@@ -1,5 +1,6 @@
-"""Stored emissions: one row per instance per UTC day (summed from its hours), and a roll-up per
-client × team × region × day that the dashboard, budgets and reports read."""
+"""Stored emissions: one row per instance per UTC day (summed from its hours), a roll-up per
+client × team × region × day, and both again per calendar month (kept in step whenever a day is
+stored), so a year-long question reads twelve rows per group instead of 365."""
 
 from __future__ import annotations
 
@@ -61,3 +62,31 @@ class EmissionRollupDay(EmissionTotals, Base):
         Index("ix_emission_rollup_days_client_day", "client_id", "day"),
         Index("ix_emission_rollup_days_day", "day"),
     )
+
+
+class InstanceEmissionMonth(EmissionTotals, Base):
+    """Per-instance sums of the stored days of one calendar month (month to date for the current one)."""
+
+    __tablename__ = "instance_emission_months"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(40))
+    instance_type: Mapped[str] = mapped_column(String(40))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month
+
+    __table_args__ = (Index("ix_instance_emission_months_client_month", "client_id", "month"),)
+
+
+class EmissionRollupMonth(EmissionTotals, Base):
+    __tablename__ = "emission_rollup_months"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(40))
+    month: Mapped[date] = mapped_column(Date)  # first day of the month
+
+    __table_args__ = (Index("ix_emission_rollup_months_client_month", "client_id", "month"),)

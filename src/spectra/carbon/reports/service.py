@@ -172,19 +172,14 @@ def history(session: Session, client_id: str | None, months: int, today: date) -
 
 def monthly(session: Session, client_id: str | None, first: date, last: date, today: date) -> ReportHistory:
     """One point per calendar month touching [first, last], each summed over its days inside the range."""
-    per_day = emissions.totals(session, client_id, first, last, group_by=["day"])
-    buckets: dict[str, dict[str, float]] = {}
-    for row in per_day:
-        bucket = buckets.setdefault(row["day"].strftime("%Y-%m"), _empty())
-        for field in emissions.TOTAL_FIELDS:
-            bucket[field] += row[field]
     monthly_s1 = monthly_scope1_kg(session, client_id)
     points = []
     month_start = first.replace(day=1)
     while month_start <= last:
         last_of_month = _add_months(month_start, 1) - timedelta(days=1)
         key = month_start.strftime("%Y-%m")
-        values = buckets.get(key, _empty())
+        # One range per month: whole months come from the monthly roll-up in a single row per group.
+        values = emissions.totals(session, client_id, max(first, month_start), min(last, last_of_month))[0]
         s1 = prorate_monthly(monthly_s1, max(first, month_start), min(last, last_of_month))
         location, market = _kg(values["co2e_location_g"]), _kg(values["co2e_market_g"])
         embodied = _kg(values["embodied_g"])
