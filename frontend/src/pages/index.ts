@@ -9,6 +9,7 @@ import { Instances } from "./Instances";
 import { Metrics } from "./Metrics";
 import { Regions } from "./Regions";
 import { Reports } from "./Reports";
+import { Scheduler } from "./Scheduler";
 import { Settings } from "./Settings";
 
 export const PAGES: Record<string, ComponentType> = {
@@ -16,6 +17,7 @@ export const PAGES: Record<string, ComponentType> = {
   "/instances": Instances,
   "/anomalies": Anomalies,
   "/budgets": Budgets,
+  "/scheduler": Scheduler,
   "/reports": Reports,
   "/settings": Settings,
   "/fleet": Fleet,
