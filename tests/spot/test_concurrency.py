@@ -128,3 +128,23 @@ def test_termination_notice_promotion_reaches_a_long_polling_agent_within_a_seco
     assert isinstance(commands, list) and [c["command_type"] for c in commands] == ["promote_replica"]
     assert commands[0]["payload"]["new_primary"] == "i-0standby"
     assert float(received["at"]) - sent < 1.0  # type: ignore[arg-type]
+
+
+def test_concurrent_polls_of_one_agent_deliver_a_command_once(committed_client) -> None:
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)
+    aid = a["agent_id"]
+    pools = report_prices(committed_client, t.headers, aid, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+
+    def poll(_: int) -> list[str]:
+        response = committed_client.get(f"/api/agents/{aid}/pending-commands?wait=3", headers=t.headers)
+        return [c["id"] for c in response.json()]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(poll, i) for i in range(8)]
+        time.sleep(0.5)
+        issued = committed_client.post(
+            f"/api/agents/{aid}/issue-switch-command", json={"target_pool_id": pools[1]}, headers=t.headers
+        ).json()
+        delivered = [cid for f in futures for cid in f.result()]
+    assert delivered == [issued["id"]]

@@ -80,3 +80,15 @@ def count_open(session: Session, agent_id: str | None = None) -> int:
     if agent_id is not None:
         stmt = stmt.where(Command.agent_id == agent_id)
     return int(session.scalar(stmt) or 0)
+
+
+def claim_delivery(session: Session, command: Command, now: datetime) -> bool:
+    """Mark one command delivered unless a concurrent poll of the same agent already took it."""
+    result = session.execute(
+        update(Command)
+        .where(Command.id == command.id, Command.version == command.version)
+        .values(status="delivered", delivered_at=now, version=command.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(command)
+    return int(getattr(result, "rowcount", 0) or 0) == 1

@@ -24,9 +24,14 @@ MAX_WAIT_SECONDS = 60.0
 
 
 def _take(caller: Caller, agent_id: str) -> list[CommandOut]:
+    now = clock.now()
+    with session_scope(read_only=True) as session:
+        agent = instances.get_agent(session, agent_id, caller)
+        if not service.has_deliverable(session, agent, now):
+            return []
     with session_scope() as session:
         agent = instances.get_agent(session, agent_id, caller)
-        return [CommandOut.model_validate(c) for c in service.take_deliverable(session, agent, clock.now())]
+        return [CommandOut.model_validate(c) for c in service.take_deliverable(session, agent, now)]
 
 
 @router.get("/{agent_id}/pending-commands", response_model=list[CommandOut])

@@ -182,14 +182,20 @@ def _pool_payload(pool: Pool | None) -> dict[str, Any] | None:
     }
 
 
+def has_deliverable(session: Session, agent: Agent, now: datetime) -> bool:
+    """A read-only look, so idle long-polls never take the write lock."""
+    return bool(repository.deliverable(session, agent.id, now - REDELIVER_AFTER, 1))
+
+
 def take_deliverable(session: Session, agent: Agent, now: datetime, limit: int = 20) -> list[Command]:
-    """The agent's commands to run now, highest priority first; marks them delivered."""
-    repository.expire(session, now)
+    """The agent's commands to run now, highest priority first; marks them delivered. Two polls of the same
+    agent never both get a command (conditional update on its version)."""
     cmds = repository.deliverable(session, agent.id, now - REDELIVER_AFTER, limit)
-    for cmd in cmds:
-        cmd.status, cmd.delivered_at = "delivered", now
-    session.flush()
-    return cmds
+    return [
+        cmd
+        for cmd in cmds
+        if (cmd.expires_at is None or cmd.expires_at >= now) and repository.claim_delivery(session, cmd, now)
+    ]
 
 
 def get_command(session: Session, agent: Agent, command_id: str) -> Command:
