@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from spectra.carbon.emissions import service
 from spectra.carbon.emissions.service import ZoneHours
+from spectra.carbon.intensity import repository as intensity_repository
 from spectra.core.clock import clock
 from spectra.fleet.instances import service as instance_service
 from spectra.fleet.settings import service as settings_service
@@ -102,3 +103,38 @@ def test_days_to_compute(db: Session) -> None:
     inst = make_instance(db, acme, launched_at=datetime(2024, 2, 1, tzinfo=UTC))
     store(db, [emission_row(inst, date(2024, 2, 27), instance_hours=24)])
     assert service.days_to_compute(db, NOW) == [date(2024, 2, 27), date(2024, 2, 28), date(2024, 2, 29), DAY]
+
+
+def _hours(zone: str, start: datetime, values: list[float | None], renewable: float | None = None) -> list[dict]:
+    return [
+        {
+            "zone": zone,
+            "hour": start + timedelta(hours=i),
+            "direct_g_per_kwh": v,
+            "lifecycle_g_per_kwh": None,
+            "low_carbon_pct": None,
+            "renewable_pct": renewable,
+            "estimated": False,
+            "estimation_method": None,
+            "data_source": "test",
+            "samples": 1,
+            "imported_from": "test",
+            "imported_at": NOW,
+        }
+        for i, v in enumerate(values)
+        if v is not None
+    ]
+
+
+def test_stored_intensity_fills_gaps_and_derives_market_based(db: Session) -> None:
+    day = datetime(2024, 3, 1, tzinfo=UTC)
+    # PJM: 00:00 missing, 01:00 = 300, 02:00 missing, 03:00 = 500; 40% renewable.
+    intensity_repository.upsert_hours(db, _hours("US-MIDA-PJM", day, [None, 300.0, None, 500.0], renewable=40.0))
+    # FR: nothing on the day, last stored hour the evening before = 60.
+    intensity_repository.upsert_hours(db, _hours("FR", datetime(2024, 2, 29, 20, tzinfo=UTC), [80.0, 60.0]))
+    zones = service.stored_intensity(db, ["US-MIDA-PJM", "FR", "DE"], day, 4)
+    assert set(zones) == {"US-MIDA-PJM", "FR"}  # DE: nothing stored at all
+    assert zones["US-MIDA-PJM"].location.tolist() == [300.0, 300.0, 300.0, 500.0]
+    assert zones["US-MIDA-PJM"].market.tolist() == pytest.approx([180.0, 180.0, 180.0, 300.0])
+    assert zones["FR"].location.tolist() == [60.0] * 4
+    assert np.isnan(zones["FR"].market).all()  # no renewable share: market-based falls back to location-based

@@ -38,7 +38,7 @@ def seed(
                 if inst.team_id != team.id:
                     continue
                 intensity = (intensity_of(inst.region) if intensity_of else None) or REFERENCE_INTENSITY
-                estimate = emissions.estimate_hourly(inst.instance_type, inst.provider, inst.region, intensity)
+                estimate = emissions.estimate_hourly(session, inst.instance_type, inst.provider, inst.region, intensity)
                 grams_per_hour += estimate[1] if estimate else 0.0
             if grams_per_hour == 0.0:
                 continue

@@ -15,10 +15,11 @@ from spectra.capacity import service as capacity_service
 from spectra.carbon.emissions import coefficients, engine, repository
 from spectra.carbon.emissions.models import InstanceEmissionDay
 from spectra.carbon.emissions.repository import TOTAL_FIELDS
+from spectra.carbon.intensity import repository as intensity_repository
 from spectra.core.clock import clock
+from spectra.fleet.catalog import service as catalog_service
 from spectra.fleet.instances import service as instance_service
 from spectra.fleet.instances.models import Instance
-from spectra.fleet.reference import INSTANCE_TYPES_BY_NAME, REGIONS_BY_CODE
 from spectra.fleet.settings import service as settings_service
 
 __all__ = ["TOTAL_FIELDS", "by_instance", "instance_days", "last_day", "store_days", "totals"]
@@ -123,28 +124,38 @@ IntensitySource = Callable[[Session, list[str], datetime, int], dict[str, ZoneHo
 UtilisationSource = Callable[[Session, list[Instance], datetime, int], dict[str, np.ndarray]]
 
 
-def type_spec(instance_type: str, provider: str, region: str) -> TypeSpec | None:
-    ref = INSTANCE_TYPES_BY_NAME.get(instance_type)
-    if ref is None:
+def type_spec(session: Session, instance_type: str, provider: str, region: str) -> TypeSpec | None:
+    """The engine's inputs for a type, from the fleet catalogue (imported types first, then reference)."""
+    view = catalog_service.find_instance_type(session, instance_type)
+    if view is None:
         return None
-    coeff = coefficients.coefficients_for(ref.microarch, provider)
-    platform = ref.platform
+    coeff = coefficients.coefficients_for(view.microarch, provider)
+    # The host the family runs on; unknown → the instance is taken as the whole (one-socket) host.
+    platform_vcpu = float(view.platform_vcpu or view.vcpu)
+    platform_memory = float(view.platform_memory_gib or view.memory_gib)
+    sockets = int(view.platform_sockets or 1)
+    ssd = "ssd" in (view.storage_kind or "").lower()
     platform_kg = coefficients.platform_embodied_kg(
-        platform.memory_gib, platform.sockets, ssd_count=platform.ssd_drives, gpu_count=platform.gpus
+        platform_memory,
+        sockets,
+        hdd_count=0 if ssd else view.storage_drives,
+        ssd_count=view.storage_drives if ssd else 0,
+        gpu_count=view.gpus,
     )
     baseline = (
         float("inf")  # burstable types: CCF counts no memory term
-        if ref.burstable
-        else coefficients.memory_baseline_gb(ref.vcpu, coeff.gb_per_chip, platform.vcpu, platform.sockets)
+        if view.burstable
+        else coefficients.memory_baseline_gb(view.vcpu, coeff.gb_per_chip, platform_vcpu, sockets)
     )
+    price = catalog_service.on_demand_price(session, instance_type, region)
     return TypeSpec(
-        vcpu=float(ref.vcpu),
-        memory_gib=float(ref.memory_gib),
+        vcpu=float(view.vcpu),
+        memory_gib=float(view.memory_gib),
         min_watts_per_vcpu=coeff.min_watts,
         max_watts_per_vcpu=coeff.max_watts,
         memory_baseline_gib=baseline,
-        embodied_g_per_hour=coefficients.embodied_g_per_instance_hour(platform_kg, ref.vcpu, platform.vcpu),
-        price_usd_per_hour=ref.price_in(region) if provider == "aws" else None,
+        embodied_g_per_hour=coefficients.embodied_g_per_instance_hour(platform_kg, view.vcpu, platform_vcpu),
+        price_usd_per_hour=price.on_demand_usd_per_hour if price else None,
     )
 
 
@@ -199,12 +210,19 @@ def compute_day(
     candidates = instance_service.active_between(session, client_id, start, start + hours * HOUR)
     skipped: dict[str, int] = {"unknown_type": 0, "unknown_region": 0, "no_intensity": 0}
     resolved: list[tuple[Instance, TypeSpec, str, float]] = []
+    regions: dict[str, Any] = {}
+    specs_of: dict[tuple[str, str, str], TypeSpec | None] = {}
     for inst in candidates:
-        region = REGIONS_BY_CODE.get(inst.region)
-        if region is None:
+        if inst.region not in regions:
+            regions[inst.region] = catalog_service.find_region(session, inst.region)
+        region = regions[inst.region]
+        if region is None or not region.zone:
             skipped["unknown_region"] += 1
             continue
-        spec = type_spec(inst.instance_type, inst.provider, inst.region)
+        key = (inst.instance_type, inst.provider, inst.region)
+        if key not in specs_of:
+            specs_of[key] = type_spec(session, *key)
+        spec = specs_of[key]
         if spec is None:
             skipped["unknown_type"] += 1
             continue
@@ -294,11 +312,16 @@ def days_to_compute(session: Session, now: datetime) -> list[date]:
 
 
 def estimate_hourly(
-    instance_type: str, provider: str, region: str, intensity_g_per_kwh: float, utilisation: float = 0.5
+    session: Session,
+    instance_type: str,
+    provider: str,
+    region: str,
+    intensity_g_per_kwh: float,
+    utilisation: float = 0.5,
 ) -> tuple[float, float] | None:
     """(kWh, gCO2e location-based operational + embodied) of one instance-hour, or None if uncatalogued."""
-    spec = type_spec(instance_type, provider, region)
-    ref = REGIONS_BY_CODE.get(region)
+    spec = type_spec(session, instance_type, provider, region)
+    ref = catalog_service.find_region(session, region)
     if spec is None or ref is None:
         return None
     specs = engine.InstanceSpecs.build(
@@ -313,3 +336,54 @@ def estimate_hourly(
     )
     hour = engine.compute_hourly(specs, np.array([intensity_g_per_kwh]), utilisation=np.array([[utilisation]]))
     return float(hour.kwh[0, 0]), float(hour.location_g[0, 0] + hour.embodied_g[0, 0])
+
+
+# --------------------------------------------------------------------------- stored intensity
+
+
+def _filled(values: np.ndarray, carry: float | None) -> np.ndarray | None:
+    """Gaps inside the day take the nearest earlier hour (or the first later one at its start); a day
+    with no hour at all takes `carry`, the zone's last stored hour before it; None when nothing is known."""
+    known = np.flatnonzero(~np.isnan(values))
+    if known.size == 0:
+        return None if carry is None else np.full(values.size, carry)
+    index = np.maximum.accumulate(np.where(~np.isnan(values), np.arange(values.size), -1))
+    filled = np.where(index >= 0, values[np.maximum(index, 0)], values[known[0]])
+    return filled.astype(np.float64)
+
+
+def stored_intensity(session: Session, zones: list[str], start: datetime, hours: int) -> dict[str, ZoneHours]:
+    """Hourly intensity of each zone from the stored history.
+
+    Location-based = the hour's direct (operational) intensity. Market-based = direct × (1 − the hour's
+    renewable share) where the zone reports one: the renewable part of the supply counted as covered by
+    contractual instruments (a proxy; NaN → location-based where no share is known).
+    """
+    end = start + hours * HOUR
+    out: dict[str, ZoneHours] = {}
+    for zone in zones:
+        direct = np.full(hours, np.nan)
+        renewable = np.full(hours, np.nan)
+        for row in intensity_repository.hours(session, zone, start, end):
+            i = int((row.hour - start) / HOUR)
+            direct[i] = row.direct_g_per_kwh
+            if row.renewable_pct is not None:
+                renewable[i] = row.renewable_pct
+        carry = None
+        if np.isnan(direct).all():
+            previous = intensity_repository.latest_hour(session, zone, start)
+            if previous is not None:
+                carry = intensity_repository.hours(session, zone, previous, previous + HOUR)[0].direct_g_per_kwh
+        location = _filled(direct, carry)
+        if location is None:
+            continue
+        share = _filled(renewable, None)
+        market = np.full(hours, np.nan) if share is None else location * (1.0 - np.clip(share, 0.0, 100.0) / 100.0)
+        out[zone] = ZoneHours(location, market)
+    return out
+
+
+def compute_days(session: Session, days: list[date], now: datetime) -> dict[str, Any]:
+    """Compute and store these days from stored intensity and measured utilisation."""
+    results = [compute_day(session, day, now, intensity=stored_intensity) for day in days]
+    return {"days": [r["day"] for r in results], "instance_days": sum(r["instances"] for r in results)}
