@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ from spectra.carbon.emissions.coefficients import (
     PUE_BY_PROVIDER,
     coefficients_for,
     embodied_g_per_instance_hour,
+    instance_coefficients,
+    it_power_w,
     load_use_coefficients,
     memory_baseline_gb,
     platform_embodied_kg,
@@ -177,3 +180,45 @@ def test_published_coefficients_file_loads() -> None:
     table = load_use_coefficients(CCF_DIR / "coefficients-aws-use.csv")
     graviton3 = coefficients_for("Graviton3", table=table)
     assert 0 < graviton3.min_watts < graviton3.max_watts
+
+
+@dataclass
+class Facts:
+    vcpu: int
+    memory_gib: float
+    microarch: str | None
+    burstable: bool = False
+    gpus: int = 0
+    storage_drives: int = 0
+    storage_kind: str | None = None
+    platform_vcpu: int | None = None
+    platform_memory_gib: float | None = None
+    platform_sockets: int | None = None
+
+
+def test_instance_coefficients_from_type_facts_match_the_hand_example() -> None:
+    m5 = Facts(2, 8, "Skylake", platform_vcpu=96, platform_memory_gib=384, platform_sockets=2)
+    coef = instance_coefficients(m5)
+    assert coef.memory_baseline_gib == pytest.approx(3.3883, rel=REL)
+    assert coef.embodied_g_per_hour == pytest.approx(0.9578, rel=REL)
+    assert it_power_w(m5, coef, 0.5) * 1.135 / 1000 == pytest.approx(0.0076248, rel=REL)
+    t3 = Facts(2, 1, "Skylake", burstable=True, platform_vcpu=96, platform_memory_gib=384, platform_sockets=2)
+    assert it_power_w(t3, instance_coefficients(t3), 0.0) == pytest.approx(2 * 0.65)
+    # c5d.9xlarge-like: 36 of 96 vCPUs with one of the platform's local NVMe drives… scaled to the platform.
+    c5d = Facts(
+        36,
+        72,
+        "Skylake",
+        storage_drives=1,
+        storage_kind="NVMe SSD",
+        platform_vcpu=96,
+        platform_memory_gib=192,
+        platform_sockets=2,
+    )
+    drives = round(1 / (36 / 96))  # 3 drives on the platform
+    expected_kg = 1000 + (192 - 16) * 533 / 384 + 100 + drives * 100
+    assert instance_coefficients(c5d).embodied_g_per_hour == pytest.approx(expected_kg * 1000 / 35040 * 36 / 96)
+    unknown = instance_coefficients(Facts(4, 16, "Graviton9"), provider="azure")
+    assert (unknown.min_watts_per_vcpu, unknown.microarch_known) == (0.78, False)
+    # No platform known: the instance is a whole one-socket server of its own size.
+    assert unknown.embodied_g_per_hour == pytest.approx(platform_embodied_kg(16) * 1000 / 35040)

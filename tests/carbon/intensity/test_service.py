@@ -196,3 +196,16 @@ def test_real_export_round_trip(db: Session) -> None:
     assert summary["zones"]["FR"]["hours"] == 8760
     out = service.forecast_zone(db, "FR", 48, now=datetime(2023, 7, 1, 12, 10, tzinfo=UTC))
     assert len(out["points"]) == 48 and all(p["mean_g_per_kwh"] >= 0 for p in out["points"])
+
+
+def test_outlook_mixes_stored_past_and_forecast_future(db: Session) -> None:
+    service.import_files(db, [SourceFile("de.csv", em_export("DE", [200.0] * (40 * 24)))])
+    now = START + timedelta(days=35)  # enough history for the regression
+    past = service.outlook(db, "DE", START + timedelta(days=1), START + timedelta(days=2), now=now)
+    assert past == service.Outlook(mean=200.0, std=None, method="stored", hours=24)
+    mixed = service.outlook(db, "DE", now - timedelta(hours=6), now + timedelta(hours=6), now=now)
+    assert mixed is not None and mixed.hours == 12 and mixed.method == "stored+seasonal-ridge"
+    assert mixed.mean == pytest.approx(200.0, abs=1.0)
+    ahead = service.outlook(db, "DE", now + timedelta(hours=3), now + timedelta(hours=5), now=now)
+    assert ahead is not None and ahead.hours == 2 and ahead.method == "seasonal-ridge"
+    assert service.outlook(db, "XX", START, START + timedelta(days=1), now=now) is None

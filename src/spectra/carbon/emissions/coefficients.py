@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from spectra.fleet.reference import PROVIDER_PUE
 
@@ -144,3 +146,92 @@ def load_use_coefficients(data: str | bytes | Path) -> dict[str, MicroarchCoeffi
         except ValueError as exc:
             raise ValueError(f"line {line}: {exc}") from exc
     return table
+
+
+class TypeFacts(Protocol):
+    """What the coefficients need to know about an instance type (fleet's catalogue views fit)."""
+
+    @property
+    def vcpu(self) -> int: ...
+
+    @property
+    def memory_gib(self) -> float: ...
+
+    @property
+    def microarch(self) -> str | None: ...
+
+    @property
+    def burstable(self) -> bool: ...
+
+    @property
+    def gpus(self) -> int: ...
+
+    @property
+    def storage_drives(self) -> int: ...
+
+    @property
+    def storage_kind(self) -> str | None: ...
+
+    @property
+    def platform_vcpu(self) -> int | None: ...
+
+    @property
+    def platform_memory_gib(self) -> float | None: ...
+
+    @property
+    def platform_sockets(self) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class InstanceCoefficients:
+    """Per-instance CCF figures: the engine's inputs for one instance type on one provider."""
+
+    min_watts_per_vcpu: float
+    max_watts_per_vcpu: float
+    memory_baseline_gib: float  # math.inf for burstable types (CCF counts no extra memory for them)
+    embodied_g_per_hour: float
+    microarch_known: bool
+
+
+def instance_coefficients(
+    facts: TypeFacts, provider: str = "aws", table: Mapping[str, MicroarchCoefficients] | None = None
+) -> InstanceCoefficients:
+    """CCF watts, memory baseline and embodied share of an instance type.
+
+    Without a known platform the instance is taken as a whole one-socket server of its own size.
+    """
+    source = MICROARCHITECTURES if table is None else table
+    coef = coefficients_for(facts.microarch, provider, source)
+    platform_vcpu = facts.platform_vcpu or facts.vcpu
+    platform_memory = facts.platform_memory_gib or facts.memory_gib
+    sockets = facts.platform_sockets or 1
+    share = facts.vcpu / platform_vcpu
+    # Local drives and GPUs are per instance in the catalogue; scale them up to the platform.
+    drives = round(facts.storage_drives / share) if facts.storage_drives else 0
+    is_hdd = (facts.storage_kind or "").upper() == "HDD"
+    platform_kg = platform_embodied_kg(
+        platform_memory,
+        sockets,
+        hdd_count=drives if is_hdd else 0,
+        ssd_count=0 if is_hdd else drives,
+        gpu_count=round(facts.gpus / share) if facts.gpus else 0,
+    )
+    return InstanceCoefficients(
+        min_watts_per_vcpu=coef.min_watts,
+        max_watts_per_vcpu=coef.max_watts,
+        memory_baseline_gib=math.inf
+        if facts.burstable
+        else memory_baseline_gb(facts.vcpu, coef.gb_per_chip, platform_vcpu, sockets),
+        embodied_g_per_hour=embodied_g_per_instance_hour(platform_kg, facts.vcpu, platform_vcpu),
+        microarch_known=bool(facts.microarch and facts.microarch in source),
+    )
+
+
+def it_power_w(facts: TypeFacts, coefficients: InstanceCoefficients, utilisation: float = DEFAULT_UTILISATION) -> float:
+    """IT power (W, before PUE) of one instance at a CPU utilisation (0…1)."""
+    cpu = facts.vcpu * (
+        coefficients.min_watts_per_vcpu
+        + utilisation * (coefficients.max_watts_per_vcpu - coefficients.min_watts_per_vcpu)
+    )
+    extra_memory = max(0.0, facts.memory_gib - coefficients.memory_baseline_gib)
+    return cpu + extra_memory * MEMORY_KWH_PER_GB_HOUR * 1000.0

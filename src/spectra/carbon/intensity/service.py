@@ -272,3 +272,42 @@ def backtest_zone(
         "mae_by_horizon": [float(v) for v in result.mae_by_horizon],
         "seasonal_naive_mae_by_horizon": [float(v) for v in result.naive_mae_by_horizon],
     }
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """A zone's mean intensity over a window: stored actuals for the hours before now, forecast after."""
+
+    mean: float
+    std: float | None  # spread of the forecast part (None when the window is all in the past)
+    method: str  # "stored", the forecast method, or "stored+<method>"
+    hours: int
+
+
+def outlook(session: Session, zone: str, start: datetime, end: datetime, now: datetime | None = None) -> Outlook | None:
+    """Mean direct intensity of ``zone`` over start … end (None when nothing is stored for the zone)."""
+    now = now or clock.now()
+    start, end = floor_hour(start), max(floor_hour(end), floor_hour(start) + HOUR)
+    split = min(max(floor_hour(now), start), end)
+    past = history(session, zone, start, split).values if split > start else np.array([])
+    observed = past[np.isfinite(past)]
+    future_hours = int((end - split) / HOUR)
+    forecast_mean = np.array([])
+    std: float | None = None
+    method = "stored"
+    if future_hours:
+        try:
+            made = forecast_zone(session, zone, min(future_hours + int((split - floor_hour(now)) / HOUR), 336), now)
+        except NotFound:
+            made = None
+        if made is not None:
+            offset = int((split - floor_hour(now)) / HOUR)
+            points = made["points"][offset : offset + future_hours]
+            forecast_mean = np.array([p["mean_g_per_kwh"] for p in points])
+            spreads = np.array([p["std_g_per_kwh"] for p in points])
+            std = float(np.sqrt(np.mean(spreads**2))) if spreads.size else None
+            method = made["method"] if observed.size == 0 else f"stored+{made['method']}"
+    values = np.concatenate([observed, forecast_mean])
+    if values.size == 0:
+        return None
+    return Outlook(mean=float(values.mean()), std=std, method=method, hours=int(values.size))
