@@ -234,3 +234,17 @@ def test_another_tenant_cannot_touch_an_agent(client, db: Session) -> None:
     ]:
         response = client.request(method, path, json={}, headers=other.headers)
         assert response.status_code == 404, (method, path, response.status_code)
+
+
+def test_heartbeats_do_not_make_a_config_edit_stale(client, db: Session) -> None:
+    t = make_tenant(db)
+    a = register_agent(client, t.headers)
+    aid = a["agent_id"]
+    version = client.get(f"/api/agents/{aid}", headers=t.headers).json()["version"]
+    for _ in range(3):
+        client.post(f"/api/agents/{aid}/heartbeat", json={}, headers=t.headers)
+    edited = client.patch(
+        f"/api/agents/{aid}/config", json={"version": version, "terminate_wait_seconds": 120}, headers=t.headers
+    )
+    assert edited.status_code == 200 and edited.json()["version"] == version + 1
+    assert edited.json()["heartbeats_received"] == 3

@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from spectra.core.auth import Caller
@@ -140,11 +141,20 @@ def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) ->
         # Half an interval of slack: jitter is not a miss.
         missed = max(0, math.floor(gap / interval + 0.5) - 1)
     pre_status = agent.status
-    agent.heartbeats_received += 1
-    agent.heartbeats_missed += missed
-    agent.last_heartbeat_at, agent.status = now, "online"
+    # A plain UPDATE: counters add up under concurrent beats, and the version (the optimistic lock for
+    # config edits) does not move every 30 s under a user who is editing the config.
+    values: dict[str, Any] = {
+        "heartbeats_received": Agent.heartbeats_received + 1,
+        "heartbeats_missed": Agent.heartbeats_missed + missed,
+        "last_heartbeat_at": now,
+        "status": "online",
+    }
     if body.agent_version:
-        agent.agent_version = body.agent_version
+        values["agent_version"] = body.agent_version
+    session.execute(
+        update(Agent).where(Agent.id == agent.id).values(**values).execution_options(synchronize_session=False)
+    )
+    session.refresh(agent)
     if pre_status in ("stale", "offline"):
         activity.record(
             session,
@@ -154,7 +164,6 @@ def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) ->
             agent_id=agent.id,
             topic="spot.agent.online",
         )
-    session.flush()
     return missed, cmd_repo.count_open(session, agent.id)
 
 
