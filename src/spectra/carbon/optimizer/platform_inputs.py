@@ -114,6 +114,25 @@ class FleetInputs:
         return settings_service.secret(session, "cloudflare_api_token")
 
 
+def _ccf(type_name: str) -> tuple[coefficients.MicroarchCoefficients, float, float] | None:
+    """CCF coefficients of a reference type, the memory inside its SPECpower watts (GiB; infinite for
+    burstable types, which CCF gives no memory term) and its embodied gCO2e per instance-hour."""
+    ref = INSTANCE_TYPES_BY_NAME.get(type_name)
+    if ref is None:
+        return None
+    coeff = coefficients.coefficients_for(ref.microarch, "aws")
+    platform = ref.platform
+    baseline = (
+        math.inf
+        if ref.burstable
+        else coefficients.memory_baseline_gb(ref.vcpu, coeff.gb_per_chip, platform.vcpu, platform.sockets)
+    )
+    platform_kg = coefficients.platform_embodied_kg(
+        platform.memory_gib, platform.sockets, ssd_count=platform.ssd_drives, gpu_count=platform.gpus
+    )
+    return coeff, baseline, coefficients.embodied_g_per_instance_hour(platform_kg, ref.vcpu, platform.vcpu)
+
+
 def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -173,19 +192,17 @@ class PlatformInputs(FleetInputs):
 
     def power_w(self, spec: TypeSpec, utilisation: float) -> float:
         """CCF: vCPU × (min W + u × (max W − min W)) + memory above the SPECpower baseline × 0.392 W/GB."""
-        ccf = emissions_service.type_spec(spec.name, "aws", "us-east-1")
+        ccf = _ccf(spec.name)
         if ccf is None:
             average = coefficients.coefficients_for(None, "aws")
             return spec.vcpu * (average.min_watts + utilisation * (average.max_watts - average.min_watts))
-        extra_gib = (
-            max(0.0, ccf.memory_gib - ccf.memory_baseline_gib) if math.isfinite(ccf.memory_baseline_gib) else 0.0
-        )
-        cpu = ccf.vcpu * (ccf.min_watts_per_vcpu + utilisation * (ccf.max_watts_per_vcpu - ccf.min_watts_per_vcpu))
-        return cpu + extra_gib * coefficients.MEMORY_KWH_PER_GB_HOUR * 1000.0
+        coeff, baseline, _ = ccf
+        cpu = spec.vcpu * (coeff.min_watts + utilisation * (coeff.max_watts - coeff.min_watts))
+        return cpu + max(0.0, spec.memory_gib - baseline) * coefficients.MEMORY_KWH_PER_GB_HOUR * 1000.0
 
     def embodied_g_per_hour(self, spec: TypeSpec) -> float:
-        ccf = emissions_service.type_spec(spec.name, "aws", "us-east-1")
-        return ccf.embodied_g_per_hour if ccf is not None else 0.0
+        ccf = _ccf(spec.name)
+        return ccf[2] if ccf is not None else 0.0
 
     def _samples(
         self, session: Session, instance_id: str, metric: str, start: datetime, end: datetime
