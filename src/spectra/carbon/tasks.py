@@ -3,11 +3,13 @@
 from spectra.carbon.anomalies.tasks import detect_anomalies
 from spectra.carbon.automation.tasks import run_automation
 from spectra.carbon.budgets.tasks import budget_thresholds
+from spectra.carbon.emissions.tasks import compute_emissions
 from spectra.carbon.optimizer.tasks import refresh_latency
 from spectra.carbon.rightsizing.tasks import refresh_recommendations
 
 __all__ = [
     "budget_thresholds",
+    "compute_emissions",
     "detect_anomalies",
     "refresh_latency",
     "refresh_recommendations",

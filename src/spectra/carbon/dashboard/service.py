@@ -23,8 +23,10 @@ from spectra.carbon.dashboard.schemas import (
     Totals,
 )
 from spectra.carbon.emissions import service as emissions
+from spectra.carbon.intensity import repository as intensity_repository
 from spectra.carbon.reports import service as reports_service
 from spectra.fleet import service as fleet_service
+from spectra.fleet.catalog import service as catalog_service
 from spectra.fleet.instances import service as instance_service
 
 TOP_EMITTERS = 10
@@ -78,7 +80,7 @@ def build(
     client_id: str | None,
     now: datetime,
     *,
-    intensity: IntensityProvider,
+    intensity: IntensityProvider | None = None,
     savings: SavingsProvider = actions_service.realised_savings,
 ) -> Dashboard:
     today = now.date()
@@ -166,10 +168,34 @@ def build(
         ),
         by_team=_slices(by_team, "team_id", teams, month_g),
         by_region=_slices(by_region, "region", {}, month_g),
-        intensity=intensity(session, active_regions, now),
+        intensity=(intensity or stored_intensity_now)(session, active_regions, now),
         budgets=budgets,
         top_emitters=emitters,
         last_30_days=trend,
         savings=savings(session, client_id, window_start, now) if now > window_start else {},
         last_computed_day=emissions.last_day(session),
     )
+
+
+def stored_intensity_now(session: Session, regions: list[str], now: datetime) -> list[RegionIntensity]:
+    """Each region's grid zone at its latest stored hour that has started by now."""
+    out = []
+    for code in regions:
+        region = catalog_service.find_region(session, code)
+        zone = region.zone if region else None
+        row = None
+        if zone:
+            hour = intensity_repository.latest_hour(session, zone, now)
+            if hour is not None:
+                row = intensity_repository.hours(session, zone, hour, hour + timedelta(hours=1))[0]
+        out.append(
+            RegionIntensity(
+                region=code,
+                zone=zone,
+                g_per_kwh=row.direct_g_per_kwh if row else None,
+                at=row.hour if row else None,
+                renewable_pct=row.renewable_pct if row else None,
+                source=row.data_source or row.imported_from if row else None,
+            )
+        )
+    return out
