@@ -193,7 +193,11 @@ def _upsert(session: Session, rows: dict[tuple[str, str], LatencyMetric], estima
 
 
 def fetch_latencies(
-    session: Session, inputs: Inputs, date_range: str = "7d", http: httpx.Client | None = None
+    session: Session,
+    inputs: Inputs,
+    date_range: str = "7d",
+    http: httpx.Client | None = None,
+    use_radar: bool = True,
 ) -> dict[str, Any]:
     """Refresh the latency table for every pair of regions with coordinates.
 
@@ -213,7 +217,7 @@ def fetch_latencies(
         "errors": [],
         "measured_at": clock.now(),
     }
-    token = inputs.cloudflare_token(session)
+    token = inputs.cloudflare_token(session) if use_radar else None
     if token:
         settings = get_settings()
         countries = sorted({p.country for _, p in places if p.country})
