@@ -39,6 +39,11 @@ def demo(app, engine: Engine) -> Iterator[Demo]:
     core_db._session_factory = sessionmaker(engine, expire_on_commit=False)
     caller_cache.clear()
     summary = seed_database(reset=True)
+    # What the scheduler does in the first minute of a real start: every job runs once.
+    from spectra.core import jobs
+    from spectra.core.clock import clock
+
+    jobs.run_due_jobs(clock.now(), "schedule")
     server = LiveServer(app, free_port())
     server.start()
     tokens = {name: c["token"] for name, c in summary.get("fleet", {}).get("clients", {}).items()}
@@ -59,9 +64,17 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as pw:
         instance = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield instance
         instance.close()
