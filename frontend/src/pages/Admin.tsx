@@ -9,6 +9,7 @@ import { Badge, Button, Card, PageHeader, SelectField, StatCard, TextField } fro
 import { useEventStream } from "../hooks/useEventStream";
 import { formatDateTime, formatNumber, formatPercent, formatRatio, formatUsd } from "../lib/format";
 import { humanize, severityTone, statusTone } from "../lib/labels";
+import { MlModels } from "./MlModels";
 
 type Client = Schemas["ClientOut"];
 
@@ -267,6 +268,9 @@ export function Admin() {
       </div>
       {(stats.isError || health.isError) && <ErrorState error={stats.error ?? health.error} onRetry={() => void Promise.all([stats.refetch(), health.refetch()])} />}
       <Clients />
+      <div className="mb-4">
+        <MlModels />
+      </div>
       <div className="grid gap-4 xl:grid-cols-2">
         <Activity />
         <Jobs />
