@@ -13,10 +13,12 @@ from spectra.carbon.scheduling.planner import (
     RegionForecast,
     SlotGrid,
     best_starts,
+    blend_with_profile,
     job_request,
     lowest_slots,
     pieces_of,
     plan_job,
+    recent_profile,
     replay,
     run_now,
     start_now,
@@ -269,3 +271,21 @@ def test_replay_against_hand_worked_series() -> None:
 def test_replay_rejects_a_workload_past_the_series() -> None:
     with pytest.raises(ValueError, match="past the end"):
         replay(arr(1, 2, 3), np.array([0]), np.array([2]), np.array([5]), np.array([False]), RecordingForecaster())
+
+
+def test_recent_profile_weights_recent_days_and_decays_the_departure() -> None:
+    history = np.concatenate([np.full(24, 10.0), np.full(24, 20.0)])
+    # Two days weighted 0.6 : 1 → profile (0.6 × 10 + 20) / 1.6 = 16.25; the last hours sit 3.75
+    # above it, a departure that fades by 0.9 per hour.
+    forecast = recent_profile(history, 3)
+    assert forecast.tolist() == pytest.approx([16.25 + 3.75 * 0.9, 16.25 + 3.75 * 0.81, 16.25 + 3.75 * 0.729])
+    assert recent_profile(np.array([4.0, 6.0]), 2).tolist() == [5.0, 5.0]  # under a day: the mean
+
+
+def test_blend_with_profile_mixes_seventy_thirty_and_needs_a_day() -> None:
+    history = np.tile(np.arange(24, dtype=np.float64), 3)  # a perfectly repeating day
+    mean = np.full(24, 100.0)
+    blended = blend_with_profile(history, mean)
+    # The profile repeats the day (departure 0): 0.7 × 100 + 0.3 × hour.
+    assert blended.tolist() == pytest.approx((70.0 + 0.3 * np.arange(24)).tolist())
+    assert blend_with_profile(history[:5], mean[:3]).tolist() == [100.0, 100.0, 100.0]
