@@ -4,6 +4,7 @@ from spectra.carbon.anomalies.tasks import detect_anomalies
 from spectra.carbon.automation.tasks import run_automation
 from spectra.carbon.budgets.tasks import budget_thresholds
 from spectra.carbon.emissions.tasks import compute_emissions
+from spectra.carbon.migrations.tasks import fail_stalled_migrations
 from spectra.carbon.optimizer.tasks import refresh_latency
 from spectra.carbon.rightsizing.tasks import refresh_recommendations
 
@@ -11,6 +12,7 @@ __all__ = [
     "budget_thresholds",
     "compute_emissions",
     "detect_anomalies",
+    "fail_stalled_migrations",
     "refresh_latency",
     "refresh_recommendations",
     "run_automation",

@@ -161,3 +161,14 @@ def test_routes(client, db: Session, fake: FakeInputs) -> None:
     assert client.post("/api/migrations/execute", json={}, headers=tenant.headers).status_code == 422
     assert client.post("/api/migrations/execute", json=body, headers=other.headers).status_code == 404
     assert client.get("/api/migrations/history?status=bogus", headers=tenant.headers).status_code == 422
+
+
+def test_a_migration_nobody_executes_fails_after_the_timeout(db: Session, fake: FakeInputs) -> None:
+    from datetime import timedelta
+
+    tenant = make_tenant(db)
+    _instance(fake, tenant.id, cloud="aws")
+    migration, _ = service.execute(db, fake, MigrationIn(instance_id="i-1", to_region="eu-north-1"), _caller(tenant.id))
+    assert service.fail_stalled(db, NOW + timedelta(hours=5)) == 0 and migration.status == "executing"
+    assert service.fail_stalled(db, NOW + timedelta(hours=7)) == 1
+    assert migration.status == "failed" and "within 6 h" in (migration.error or "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -44,4 +45,12 @@ def history(
 def in_flight_for(session: Session, instance_id: str) -> MigrationAction | None:
     return session.scalar(
         select(MigrationAction).where(MigrationAction.instance_id == instance_id, MigrationAction.status == "executing")
+    )
+
+
+def executing_since_before(session: Session, before: datetime) -> list[MigrationAction]:
+    return list(
+        session.scalars(
+            select(MigrationAction).where(MigrationAction.status == "executing", MigrationAction.started_at < before)
+        )
     )

@@ -8,7 +8,7 @@ with `report_result` (imports point spot → carbon, never back).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -248,3 +248,14 @@ def history(
     session: Session, client_id: str | None, status: str | None, instance_id: str | None, limit: int, offset: int
 ) -> tuple[list[MigrationAction], int]:
     return repository.history(session, client_id, status, instance_id, limit, offset)
+
+
+EXECUTOR_TIMEOUT = timedelta(hours=6)
+
+
+def fail_stalled(session: Session, now: datetime) -> int:
+    """An executor that never reports (agent gone, event unhandled) must not leave a migration executing."""
+    stalled = repository.executing_since_before(session, now - EXECUTOR_TIMEOUT)
+    for migration in stalled:
+        _transition(session, migration, "failed", f"no result from the {migration.cloud} executor within 6 h")
+    return len(stalled)
