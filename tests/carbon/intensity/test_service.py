@@ -209,3 +209,26 @@ def test_outlook_mixes_stored_past_and_forecast_future(db: Session) -> None:
     ahead = service.outlook(db, "DE", now + timedelta(hours=3), now + timedelta(hours=5), now=now)
     assert ahead is not None and ahead.hours == 2 and ahead.method == "seasonal-ridge"
     assert service.outlook(db, "XX", START, START + timedelta(days=1), now=now) is None
+
+
+def test_demo_seed_imports_and_replays_whole_weeks_to_the_clock(db: Session, tmp_path: Path) -> None:
+    from spectra.carbon.intensity import seed as intensity_seed
+
+    values = [float(100 + (i % 168)) for i in range(60 * 24)]  # hour-of-week pattern
+    path = tmp_path / "DE.csv"
+    path.write_bytes(em_export("DE", values))
+    now = START + timedelta(days=200, hours=5, minutes=20)
+    clock.set_override(now)
+    result = intensity_seed.seed(db, sources=[path])
+    assert result["imported"] == {"files": ["DE.csv"], "rows": 60 * 24}
+    (replay,) = result["replayed"]
+    weeks = replay["weeks"]
+    last = START + timedelta(hours=60 * 24 - 1)
+    assert last + timedelta(weeks=weeks) >= now + timedelta(days=3) > last + timedelta(weeks=weeks - 1)
+    # Whole weeks: the replayed hour-of-week pattern continues where the real data had it.
+    hour = service.floor_hour(now)
+    stored = service.history(db, "DE", hour, hour + timedelta(hours=1)).values[0]
+    assert stored == 100 + int((hour - START) / timedelta(hours=1)) % 168
+    assert service.forecast_zone(db, "DE", 24, now=now)["points"]
+    assert intensity_seed.replay_to(db, "DE", now) is None  # already covered
+    assert intensity_seed.seed(db, sources=[])["imported"] is None
