@@ -1840,6 +1840,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Dashboard
+         * @description CO2e today and this month (by scope, team, region), current grid intensity per region in use,
+         *     the quarter's budgets, top emitters, a 30-day trend and realised savings of recorded actions.
+         */
+        get: operations["dashboard_api_dashboard_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events/stream": {
         parameters: {
             query?: never;
@@ -3269,6 +3290,25 @@ export interface components {
              */
             year?: number | null;
         };
+        /** BudgetLine */
+        BudgetLine: {
+            /** Budget Co2E Kg */
+            budget_co2e_kg: number;
+            /** Budget Id */
+            budget_id: string;
+            /** Consumed Co2E Kg */
+            consumed_co2e_kg: number;
+            /** Pct Used */
+            pct_used: number;
+            /** Projected Co2E Kg */
+            projected_co2e_kg: number;
+            /** Status */
+            status: string;
+            /** Team Id */
+            team_id: string;
+            /** Team Name */
+            team_name: string;
+        };
         /** BudgetOut */
         BudgetOut: {
             /** Basis */
@@ -3334,6 +3374,21 @@ export interface components {
             updated_at: string;
             /** Version */
             version: number;
+            /** Year */
+            year: number;
+        };
+        /** BudgetOverview */
+        BudgetOverview: {
+            /** At Risk */
+            at_risk: number;
+            /** Budgets */
+            budgets: components["schemas"]["BudgetLine"][];
+            /** On Track */
+            on_track: number;
+            /** Over */
+            over: number;
+            /** Quarter */
+            quarter: number;
             /** Year */
             year: number;
         };
@@ -3652,6 +3707,55 @@ export interface components {
             /** Window Start */
             window_start: string | null;
         };
+        /** Dashboard */
+        Dashboard: {
+            /**
+             * As Of
+             * Format: date-time
+             */
+            as_of: string;
+            budgets: components["schemas"]["BudgetOverview"];
+            /** By Region */
+            by_region: components["schemas"]["Slice"][];
+            /** @description This month to date */
+            by_scope: components["schemas"]["ScopeTotals"];
+            /** By Team */
+            by_team: components["schemas"]["Slice"][];
+            /** Client Id */
+            client_id: string | null;
+            /** Intensity */
+            intensity: components["schemas"]["RegionIntensity"][];
+            /** Last 30 Days */
+            last_30_days: components["schemas"]["DayPoint"][];
+            /**
+             * Last Computed Day
+             * @description The newest day with stored emissions
+             */
+            last_computed_day: string | null;
+            month: components["schemas"]["Totals"];
+            /**
+             * Savings
+             * @description Realised savings of recorded optimisation actions, month to date
+             */
+            savings: {
+                [key: string]: unknown;
+            };
+            today: components["schemas"]["Totals"];
+            /** Top Emitters */
+            top_emitters: components["schemas"]["Emitter"][];
+        };
+        /** DayPoint */
+        DayPoint: {
+            /** Co2E Kg */
+            co2e_kg: number;
+            /** Co2E Market Kg */
+            co2e_market_kg: number;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+        };
         /** DecideIn */
         DecideIn: {
             /**
@@ -3759,6 +3863,27 @@ export interface components {
              * @description The version you read; stale → 409
              */
             version?: number | null;
+        };
+        /** Emitter */
+        Emitter: {
+            /** Co2E Kg */
+            co2e_kg: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Instance Id */
+            instance_id: string;
+            /** Instance Type */
+            instance_type: string;
+            /** Kwh */
+            kwh: number;
+            /** Name */
+            name: string | null;
+            /** Provider Id */
+            provider_id: string | null;
+            /** Region */
+            region: string;
+            /** Team Name */
+            team_name: string | null;
         };
         /** EngineUpload */
         EngineUpload: {
@@ -4942,6 +5067,24 @@ export interface components {
             /** Zone */
             zone?: string | null;
         };
+        /** RegionIntensity */
+        RegionIntensity: {
+            /** At */
+            at: string | null;
+            /**
+             * G Per Kwh
+             * @description Latest hourly location-based intensity at or before now
+             */
+            g_per_kwh: number | null;
+            /** Region */
+            region: string;
+            /** Renewable Pct */
+            renewable_pct?: number | null;
+            /** Source */
+            source?: string | null;
+            /** Zone */
+            zone: string | null;
+        };
         /** RegionOut */
         RegionOut: {
             /** Code */
@@ -5226,6 +5369,17 @@ export interface components {
              */
             embodied_kg: number;
         };
+        /** ScopeTotals */
+        ScopeTotals: {
+            /** Scope1 Kg */
+            scope1_kg: number;
+            /** Scope2 Location Kg */
+            scope2_location_kg: number;
+            /** Scope2 Market Kg */
+            scope2_market_kg: number;
+            /** Scope3 Kg */
+            scope3_kg: number;
+        };
         /**
          * SeedHealth
          * @description The Spot seeds' /health envelope.
@@ -5383,6 +5537,24 @@ export interface components {
             target_mode?: string;
             /** Target Pool Id */
             target_pool_id?: string | null;
+        };
+        /** Slice */
+        Slice: {
+            /** Co2E Kg */
+            co2e_kg: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Key */
+            key: string | null;
+            /** Kwh */
+            kwh: number;
+            /** Name */
+            name: string;
+            /**
+             * Share
+             * @description Share of the month's CO2e
+             */
+            share: number;
         };
         /** SwitchEventOut */
         SwitchEventOut: {
@@ -5585,6 +5757,31 @@ export interface components {
             token_created_at: string;
             /** Token Prefix */
             token_prefix: string;
+        };
+        /** Totals */
+        Totals: {
+            /**
+             * Co2E Kg
+             * @description Location-based operational + embodied
+             */
+            co2e_kg: number;
+            /**
+             * Co2E Market Kg
+             * @description Market-based operational + embodied
+             */
+            co2e_market_kg: number;
+            /** Cost Usd */
+            cost_usd: number;
+            /** Embodied Kg */
+            embodied_kg: number;
+            /** Instance Hours */
+            instance_hours: number;
+            /** Kwh */
+            kwh: number;
+            /** Operational Location Kg */
+            operational_location_kg: number;
+            /** Operational Market Kg */
+            operational_market_kg: number;
         };
         /** WeightsIn */
         WeightsIn: {
@@ -13039,6 +13236,79 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    dashboard_api_dashboard_get: {
+        parameters: {
+            query?: {
+                /** @description Admins: one client's view (default: the platform) */
+                client_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dashboard"];
                 };
             };
             /** @description Missing or invalid bearer token */

@@ -122,12 +122,13 @@ export function Budgets() {
   const [period, setPeriod] = useState(currentQuarter);
   const [exportError, setExportError] = useState<unknown>(null);
   const [exporting, setExporting] = useState(false);
-  useEventStream(["carbon.budget", "carbon.emission"]);
+  useEventStream(["budget", "carbon.action"]);
   const query = { year: period.year, quarter: period.quarter, client_id: clientId };
   const budgets = useQuery({
     queryKey: ["carbon.budget", "list", query],
     queryFn: () => unwrap(api.GET("/api/budgets", { params: { query } })),
-    meta: { topics: ["carbon.emission"] },
+    meta: { topics: ["budget", "carbon.action"] },
+    refetchInterval: 5 * 60_000, // consumption grows with the hourly emissions job, which publishes no event
   });
   const rows = budgets.data ?? [];
   const total = rows.reduce((s, b) => s + b.budget_co2e_kg, 0);

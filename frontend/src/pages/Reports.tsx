@@ -25,13 +25,13 @@ export function Reports() {
   const [period, setPeriod] = useState(defaultPeriod);
   const [exporting, setExporting] = useState<"csv" | "pdf" | null>(null);
   const [exportError, setExportError] = useState<unknown>(null);
-  useEventStream(["carbon.emission", "carbon.report"]);
+  useEventStream(["carbon.action", "carbon.intensity"]);
   const query = { start: period.start || null, end: period.end || null, client_id: clientId };
-  const summary = useQuery({ queryKey: ["carbon.report", "summary", query], queryFn: () => unwrap(api.GET("/api/reports/summary", { params: { query } })), meta: { topics: ["carbon.emission"] } });
+  const summary = useQuery({ queryKey: ["carbon.report", "summary", query], queryFn: () => unwrap(api.GET("/api/reports/summary", { params: { query } })), meta: { topics: ["carbon.action", "carbon.intensity"] }, refetchInterval: 5 * 60_000 });
   const history = useQuery({
     queryKey: ["carbon.report", "history", clientId],
     queryFn: () => unwrap(api.GET("/api/reports/history", { params: { query: { months: 12, client_id: clientId } } })),
-    meta: { topics: ["carbon.emission"] },
+    meta: { topics: ["carbon.action", "carbon.intensity"] },
   });
 
   const exportAs = async (format: "csv" | "pdf") => {

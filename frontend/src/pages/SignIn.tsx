@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { useLocation, useNavigate } from "react-router-dom";
+import { toApiError } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorState } from "../components/states";
 import { Button, TextField } from "../components/ui";
@@ -52,7 +53,14 @@ export function SignIn() {
           required
           data-testid="token-input"
         />
-        {error !== null && <ErrorState error={error} title="Sign-in failed" />}
+        {error !== null &&
+          (toApiError(error).status === 401 ? (
+            <p role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-900" data-testid="sign-in-error">
+              This token is not valid. Check that you copied all of it; a regenerated token replaces the old one.
+            </p>
+          ) : (
+            <ErrorState error={error} title="Sign-in failed" />
+          ))}
         <Button type="submit" busy={busy} className="w-full" data-testid="sign-in">
           Sign in
         </Button>

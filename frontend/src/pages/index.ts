@@ -4,6 +4,7 @@ import { Admin } from "./Admin";
 import { Alerts } from "./Alerts";
 import { Anomalies } from "./Anomalies";
 import { Budgets } from "./Budgets";
+import { Dashboard } from "./Dashboard";
 import { Fleet } from "./Fleet";
 import { Instances } from "./Instances";
 import { Metrics } from "./Metrics";
@@ -13,6 +14,7 @@ import { Scheduler } from "./Scheduler";
 import { Settings } from "./Settings";
 
 export const PAGES: Record<string, ComponentType> = {
+  "/": Dashboard,
   "/regions": Regions,
   "/instances": Instances,
   "/anomalies": Anomalies,
