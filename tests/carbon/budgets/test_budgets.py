@@ -21,24 +21,46 @@ from tests.carbon.factories import emission_row, store
 from tests.factories import make_team, make_tenant
 from tests.fleet.factories import make_instance
 
-# 2024 Q1 runs 91 days (leap year); on 31 January 00:00 UTC, 30 days have elapsed.
+# 2024 Q1 runs 91 days (leap year); on 31 January 00:00 UTC, 61 days are left.
 NOW = datetime(2024, 1, 31, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("consumed", "projected", "status"),
+    ("consumed", "rate", "projected", "status"),
     [
-        (300.0, 910.0, "on_track"),  # 300 × 91 / 30
-        (350.0, 1061.6667, "at_risk"),  # projected over the budget
-        (800.0, 2426.6667, "at_risk"),  # 80% used
-        (1000.0, 3033.3333, "over"),
+        (300.0, 10.0, 910.0, "on_track"),  # 300 + 10 × 61
+        (300.0, 12.0, 1032.0, "at_risk"),  # projected over the budget
+        (800.0, 0.0, 800.0, "at_risk"),  # 80% used
+        (1000.0, 0.0, 1000.0, "over"),
     ],
 )
-def test_projection_and_status_hand_worked(consumed: float, projected: float, status: str) -> None:
-    got_projected, pct, got_status = service.evaluate(consumed, 1000.0, Quarter(2024, 1), NOW)
+def test_projection_and_status_hand_worked(consumed: float, rate: float, projected: float, status: str) -> None:
+    got_projected, pct, got_status = service.evaluate(consumed, 1000.0, rate, Quarter(2024, 1), NOW)
     assert got_projected == pytest.approx(projected, rel=1e-6)
     assert pct == pytest.approx(consumed / 10)
     assert got_status == status
+
+
+def test_rate_window() -> None:
+    q1 = Quarter(2024, 1)
+    assert service.rate_window(q1, NOW) == (date(2024, 1, 24), date(2024, 1, 30), 7.0)
+    assert service.rate_window(q1, datetime(2024, 1, 3, 12, tzinfo=UTC)) == (date(2024, 1, 1), date(2024, 1, 2), 2.0)
+    assert service.rate_window(q1, datetime(2024, 1, 1, 6, tzinfo=UTC)) == (date(2024, 1, 1), date(2024, 1, 1), 0.25)
+    assert service.rate_window(Quarter(2024, 2), NOW) is None
+
+
+def test_projection_uses_the_last_week(client, db: Session) -> None:
+    acme, team, instance = _setup(db)
+    # 24-30 January: 7 × 10 kg (location 8 + embodied 2) → 10 kg/day; 61 days left.
+    store(
+        db, [emission_row(instance, date(2024, 1, d), co2e_location_g=8_000, embodied_g=2_000) for d in range(24, 31)]
+    )
+    db.commit()
+    clock.set_override(NOW)
+    body = client.post("/api/budgets", json={"team_id": team.id, "budget_co2e_kg": 900}, headers=acme.headers).json()
+    assert body["consumed_co2e_kg"] == pytest.approx(250.0 + 70.0)
+    assert body["projected_co2e_kg"] == pytest.approx(320.0 + 10.0 * 61)
+    assert body["status"] == "at_risk"  # 930 kg projected against 900
 
 
 def test_quarter_bounds() -> None:
@@ -77,7 +99,7 @@ def test_budget_lifecycle_over_the_api(client, db: Session) -> None:
         "2024-03-31",
     )
     assert body["consumed_co2e_kg"] == pytest.approx(250.0)  # 200 location + 50 embodied
-    assert body["projected_co2e_kg"] == pytest.approx(250.0 * 91 / 30, abs=1e-3)
+    assert body["projected_co2e_kg"] == pytest.approx(250.0)  # nothing in the last week: no run-rate
     assert (body["status"], body["team_name"], body["kwh"], body["cost_usd"]) == ("on_track", "checkout", 500, 40)
 
     again = client.post("/api/budgets", json={"team_id": team.id, "budget_co2e_kg": 5}, headers=acme.headers)

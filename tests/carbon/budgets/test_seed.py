@@ -1,4 +1,4 @@
-"""Demo budgets are sized from each team's running instances."""
+"""Demo budgets are sized from the stored projection, else from an estimate of the running instances."""
 
 from __future__ import annotations
 
@@ -25,5 +25,5 @@ def test_budget_is_the_quarter_estimate_with_headroom(db: Session) -> None:
     assert summary == {"budgets": 1, "year": 2024, "quarter": 1}
     [budget] = service.list_budgets(db, acme.id)
     estimate_kg = 3 * 4.0075791 * 91 * 24 / 1000  # 26.26 kg over the 91-day quarter
-    assert budget.budget_co2e_kg == pytest.approx(round(estimate_kg * 1.6, -1), abs=10)
+    assert budget.budget_co2e_kg == pytest.approx(estimate_kg * 1.5, rel=0.011)  # nothing stored: the estimate
     assert budget.team_name == "alpha"

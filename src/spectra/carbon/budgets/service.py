@@ -2,8 +2,10 @@
 
 Consumption counts the team's stored emissions from the quarter's first day to now: operational CO2e
 by the budget's basis (location- or market-based), plus embodied CO2e when the budget includes it.
-Projection is the linear run-rate (consumed × quarter length ÷ time elapsed). Status: `over` at 100%
-used, `at_risk` when ≥ 80% is used or the projection exceeds the budget, else `on_track`.
+Projection: consumed + the recent daily rate × the days left in the quarter, the rate being the mean of
+the last 7 complete days inside the quarter (today so far, scaled to a day, on its first day), so a
+budget set mid-quarter or data that starts late are not diluted. Status: `over` at 100% used,
+`at_risk` when ≥ 80% is used or the projection exceeds the budget, else `on_track`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from spectra.fleet import service as fleet_service
 from spectra.fleet.settings import service as settings_service
 
 AT_RISK_PCT = 80.0
+RATE_DAYS = 7
 THRESHOLD_TOPIC = "budget.threshold"
 
 
@@ -77,11 +80,12 @@ def counted_kg(totals: dict[str, Any], basis: str, include_embodied: bool) -> fl
     return (operational + (totals["embodied_g"] if include_embodied else 0.0)) / 1000.0
 
 
-def evaluate(consumed_kg: float, budget_kg: float, quarter: Quarter, now: datetime) -> tuple[float, float, str]:
-    """(projected kg, % used, status) for a consumption at `now`."""
-    total_s = (quarter.end - quarter.start).total_seconds()
-    elapsed_s = min(max((now - quarter.start).total_seconds(), 0.0), total_s)
-    projected = consumed_kg * total_s / elapsed_s if elapsed_s > 0 else consumed_kg
+def evaluate(
+    consumed_kg: float, budget_kg: float, rate_kg_per_day: float, quarter: Quarter, now: datetime
+) -> tuple[float, float, str]:
+    """(projected kg, % used, status) for a consumption and a recent daily rate at `now`."""
+    days_left = max(0.0, (quarter.end - now).total_seconds() / 86400.0)
+    projected = consumed_kg + rate_kg_per_day * days_left
     pct = 100.0 * consumed_kg / budget_kg
     if pct >= 100.0:
         status = "over"
@@ -92,15 +96,48 @@ def evaluate(consumed_kg: float, budget_kg: float, quarter: Quarter, now: dateti
     return projected, pct, status
 
 
-def usage(session: Session, budget: TeamBudget, now: datetime, totals: dict[str, Any] | None = None) -> Usage:
-    """Consumption of a budget; `totals` (the team's quarter-to-date sums) when already fetched."""
+def rate_window(quarter: Quarter, now: datetime) -> tuple[date, date, float] | None:
+    """(first day, last day, length in days) whose mean daily consumption is the run-rate."""
+    today = now.date()
+    if today < quarter.first_day:
+        return None
+    last = min(today - timedelta(days=1), quarter.last_day)
+    if last >= quarter.first_day:
+        first = max(quarter.first_day, last - timedelta(days=RATE_DAYS - 1))
+        return first, last, float((last - first).days + 1)
+    elapsed = (now - datetime.combine(today, time(), tzinfo=UTC)).total_seconds() / 86400.0
+    return today, today, max(elapsed, 1 / 24)  # the quarter's first day: today so far
+
+
+def _team_sums(
+    session: Session, client_id: str | None, team_id: str | None, first: date, last: date
+) -> list[dict[str, Any]]:
+    return emissions.totals(session, client_id, first, last, group_by=[] if team_id else ["team_id"], team_id=team_id)
+
+
+def usage(
+    session: Session,
+    budget: TeamBudget,
+    now: datetime,
+    totals: dict[str, Any] | None = None,
+    recent: dict[str, Any] | None = None,
+) -> Usage:
+    """Consumption of a budget; `totals` (quarter to date) and `recent` (the rate window) when fetched."""
     quarter = Quarter(budget.year, budget.quarter)
+    zeros = {f: 0.0 for f in emissions.TOTAL_FIELDS}
+    last = min(quarter.last_day, now.date())
     if totals is None:
-        last = min(quarter.last_day, now.date())
-        rows = emissions.totals(session, budget.client_id, quarter.first_day, last, team_id=budget.team_id)
-        totals = rows[0] if rows else {f: 0.0 for f in emissions.TOTAL_FIELDS}
+        totals = (
+            _team_sums(session, budget.client_id, budget.team_id, quarter.first_day, last)[0]
+            if last >= quarter.first_day
+            else zeros
+        )
+    window = rate_window(quarter, now)
+    if recent is None:
+        recent = _team_sums(session, budget.client_id, budget.team_id, window[0], window[1])[0] if window else zeros
     consumed = counted_kg(totals, budget.basis, budget.include_embodied)
-    projected, pct, status = evaluate(consumed, budget.budget_co2e_kg, quarter, now)
+    rate = counted_kg(recent, budget.basis, budget.include_embodied) / window[2] if window else 0.0
+    projected, pct, status = evaluate(consumed, budget.budget_co2e_kg, rate, quarter, now)
     return Usage(consumed, projected, pct, status, float(totals["kwh"]), float(totals["cost_usd"]))
 
 
@@ -110,10 +147,10 @@ def to_out(
     now: datetime,
     notified: list[int],
     team_name: str,
-    totals: dict[str, Any] | None = None,
+    sums: tuple[dict[str, Any], dict[str, Any]] | None = None,
 ) -> BudgetOut:
     quarter = Quarter(budget.year, budget.quarter)
-    use = usage(session, budget, now, totals)
+    use = usage(session, budget, now, *(sums or (None, None)))
     return BudgetOut(
         id=budget.id,
         client_id=budget.client_id,
@@ -163,20 +200,23 @@ def list_budgets(
 
 def _quarter_totals_by_team(
     session: Session, client_id: str | None, budgets: list[TeamBudget], now: datetime
-) -> dict[tuple[int, int, str], dict[str, Any]]:
-    """One grouped query per quarter instead of one per budget; teams without emissions get zeros."""
-    out: dict[tuple[int, int, str], dict[str, Any]] = {}
+) -> dict[tuple[int, int, str], tuple[dict[str, Any], dict[str, Any]]]:
+    """(quarter to date, rate window) sums per budget: two grouped queries per quarter, not two per budget."""
+    out: dict[tuple[int, int, str], tuple[dict[str, Any], dict[str, Any]]] = {}
     zeros = {f: 0.0 for f in emissions.TOTAL_FIELDS}
     for year, number in sorted({(b.year, b.quarter) for b in budgets}):
         quarter = Quarter(year, number)
         last = min(quarter.last_day, now.date())
-        rows = emissions.totals(session, client_id, quarter.first_day, last, group_by=["team_id"]) if (
-            last >= quarter.first_day
-        ) else []  # fmt: skip
-        found = {r["team_id"]: r for r in rows}
+        to_date: dict[str | None, dict[str, Any]] = {}
+        recent: dict[str | None, dict[str, Any]] = {}
+        if last >= quarter.first_day:
+            to_date = {r["team_id"]: r for r in _team_sums(session, client_id, None, quarter.first_day, last)}
+        window = rate_window(quarter, now)
+        if window is not None:
+            recent = {r["team_id"]: r for r in _team_sums(session, client_id, None, window[0], window[1])}
         for b in budgets:
             if (b.year, b.quarter) == (year, number):
-                out[(year, number, b.team_id)] = found.get(b.team_id, zeros)
+                out[(year, number, b.team_id)] = (to_date.get(b.team_id, zeros), recent.get(b.team_id, zeros))
     return out
 
 
