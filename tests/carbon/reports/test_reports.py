@@ -139,3 +139,15 @@ def test_pdf_export_is_a_real_pdf_with_tables_and_a_chart(client, db: Session) -
     assert "ml" in text and "us-east-1" in text
     images = [img for page in reader.pages for img in page.images]
     assert images, "the monthly chart is embedded"
+
+
+def test_exports_are_tenant_scoped(client, db: Session, admin_headers) -> None:
+    acme, _, _ = _fleet(db)
+    globex = make_tenant(db)
+    db.commit()
+    params = {"format": "csv", "start": "2024-01-01", "end": "2024-02-29"}
+    assert client.get("/api/reports/export", params=params, headers=globex.headers).text.count("\n") == 1  # header
+    assert client.get("/api/reports/export", params={**params, "client_id": acme.id},
+                      headers=globex.headers).status_code == 404  # fmt: skip
+    as_admin = client.get("/api/reports/export", params={**params, "client_id": acme.id}, headers=admin_headers)
+    assert len(list(csv.DictReader(io.StringIO(as_admin.text)))) == 3
