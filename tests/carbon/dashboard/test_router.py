@@ -63,3 +63,23 @@ def test_dashboard_after_the_emissions_job(client, db: Session, admin_headers) -
     everyone = client.get("/api/dashboard", headers=admin_headers).json()
     assert {r["key"] for r in everyone["by_region"]} == {"us-east-1", "eu-west-3"}
     assert everyone["today"]["instance_hours"] == 12
+
+
+def test_admin_recomputes_a_range(client, db: Session, admin_headers) -> None:
+    acme = make_tenant(db, teams=())
+    make_instance(db, acme, launched_at=NOW - timedelta(days=40))  # 4 February 06:30: 18 hours that day
+    midnight = NOW.replace(hour=0, minute=0)
+    _intensity(db, "US-MIDA-PJM", midnight - timedelta(days=40), 24 * 5, 300.0, None)  # 4-8 February
+    db.commit()
+    clock.set_override(NOW)
+    body = {"start": "2024-02-04", "end": "2024-02-06"}
+    assert client.post("/api/admin/emissions/recompute", json=body, headers=acme.headers).status_code == 403
+    response = client.post("/api/admin/emissions/recompute", json=body, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"days": ["2024-02-04", "2024-02-05", "2024-02-06"], "instance_days": 3}
+    backwards = client.post("/api/admin/emissions/recompute", json={"start": "2024-02-06", "end": "2024-02-01"},
+                            headers=admin_headers)  # fmt: skip
+    assert backwards.status_code == 422
+    report = client.get("/api/reports/summary", params={"start": "2024-02-04", "end": "2024-02-06"},
+                        headers=acme.headers).json()  # fmt: skip
+    assert report["inputs"]["instance_hours"] == 18 + 24 + 24
