@@ -1,6 +1,7 @@
 // A live emergency (rebalance recommendation or termination notice): a countdown to the notice deadline,
 // the emergency replica's state, and the timeline of what Spectra did about it.
 import { formatDateTime, formatDuration, formatTime } from "../lib/format";
+import { useNow } from "../hooks/useNow";
 import { Countdown } from "./Countdown";
 import { Badge } from "./ui";
 
@@ -34,7 +35,9 @@ export interface EmergencyReplica {
   boot_seconds: number | null;
 }
 
-const ACTIVE = new Set(["open", "replica_queued"]);
+// The server's active states; "failed_over" stays active until the old instance is gone.
+const ACTIVE = new Set(["open", "replica_queued", "failed_over"]);
+const SETTLED = new Set(["promoted", "resolved"]);
 
 export function isActiveEmergency(event: Pick<EmergencyEvent, "status">): boolean {
   return ACTIVE.has(event.status);
@@ -48,6 +51,12 @@ export function stepDetails(step: EmergencyStep): string {
     .join(" · ");
 }
 
+/** The countdown shows while the emergency is active, or its deadline is still ahead and nothing settled it. */
+export function showsCountdown(event: Pick<EmergencyEvent, "status" | "notice_deadline">, nowMs: number): boolean {
+  if (!event.notice_deadline || SETTLED.has(event.status)) return false;
+  return ACTIVE.has(event.status) || new Date(event.notice_deadline).getTime() > nowMs;
+}
+
 export function EmergencyEventAlert({
   event,
   replica,
@@ -59,7 +68,9 @@ export function EmergencyEventAlert({
   agentName?: string;
   clockOffsetMs?: number;
 }) {
-  const active = isActiveEmergency(event);
+  const now = useNow(1000) + clockOffsetMs;
+  const countdown = showsCountdown(event, now);
+  const active = isActiveEmergency(event) || countdown;
   const termination = event.kind === "termination";
   const title = termination ? "Termination notice" : "Rebalance recommendation";
   return (
@@ -87,7 +98,8 @@ export function EmergencyEventAlert({
           <Badge tone={active ? "bad" : event.status === "promoted" || event.status === "resolved" ? "good" : "neutral"}>
             {event.status.replaceAll("_", " ")}
           </Badge>
-          {active && event.notice_deadline && (
+          {/* A termination deadline stays real after a fail-over is queued: the old instance still dies then. */}
+          {(active || (termination && event.status === "failed_over")) && event.notice_deadline && (
             <span className="text-sm">
               deadline in <Countdown deadline={event.notice_deadline} offsetMs={clockOffsetMs} label="Time left before the notice deadline" testId="emergency-countdown" />
             </span>

@@ -1,0 +1,142 @@
+"""Key flows in the browser: force a switch and see it in the history, a termination notice with its live
+countdown, the budget chargeback CSV, a recurring silence."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spectra.agent.runner import Agent
+from spectra.agent.sim import SimBackend
+from spectra.agent.state import StateStore
+from spectra.agent.transport import ServerClient
+from spectra.sim.cloud import SimCloud
+from spectra.sim.prices import BootTimeModel, PricePath
+from spectra.spot.pricing.formats import PoolKey
+from tests.web.conftest import Demo, shot
+from tests.web.test_ui import settle, sign_in
+
+pytestmark = pytest.mark.browser
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+A = PoolKey("us-east-1", "us-east-1a", "m5.large")
+B = PoolKey("us-east-1", "us-east-1b", "m5.large")
+
+
+@pytest.fixture(scope="module")
+def spot_agent(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Agent:
+    """A simulated spot instance with its agent, reporting to the demo server for the first demo client."""
+    cloud = SimCloud(
+        {A: PricePath(A, [T0], [0.041]), B: PricePath(B, [T0], [0.029])},
+        lambda pool: 0.096,
+        {A: [], B: []},
+        BootTimeModel(seed=5),
+        T0 + timedelta(hours=2),
+    )
+    instance = cloud.launch(A, "spot", "ui-test")
+    store = StateStore(tmp_path_factory.mktemp("agent") / "state.json")
+    backend = SimBackend(cloud, instance.id)
+
+    def follow(new_id: str) -> None:
+        backend.instance_id = new_id
+
+    token = next(iter(demo.client_tokens.values()))
+    agent = Agent(
+        ServerClient(demo.url, token, store),
+        backend,
+        store,
+        candidate_types=["m5.large"],
+        logical_name="ui-agent",
+        on_switch=follow,
+        clock=lambda: cloud.now,
+    )
+    agent.register()
+    agent.heartbeat()
+    agent.report_prices()
+    return agent
+
+
+def _client_token(demo: Demo) -> str:
+    return next(iter(demo.client_tokens.values()))
+
+
+def test_force_switch_shows_in_history(page: Any, demo: Demo, spot_agent: Agent) -> None:
+    sign_in(page, _client_token(demo))
+    page.goto("/fleet")
+    settle(page)
+    page.get_by_role("button", name=re.compile(f"Show prices for {spot_agent.backend.identity().instance_id}")).click()
+    page.get_by_test_id("pools").wait_for()
+    switch = page.get_by_role("button", name=re.compile("Switch to pool")).first
+    switch.click()
+    commands = []
+    for _ in range(20):
+        commands = spot_agent.pending_commands(wait=1)
+        if commands:
+            break
+    assert [c["command_type"] for c in commands] == ["switch"]
+    assert spot_agent.execute(commands[0])["success"]
+    # The row arrives over SSE (no reload): a user-triggered switch that succeeded.
+    row = page.get_by_test_id("switch-history").get_by_role("row").filter(has_text="User").filter(has_text="ok")
+    row.first.wait_for(timeout=15_000)
+    shot(page, "flow-switch-history")
+    assert page.errors == [], page.errors
+
+
+def test_termination_notice_shows_a_live_countdown(page: Any, demo: Demo, spot_agent: Agent) -> None:
+    sign_in(page, _client_token(demo))
+    page.goto("/fleet")
+    settle(page)
+    deadline = datetime.now(UTC) + timedelta(minutes=2)
+    spot_agent.server.request(
+        "POST",
+        f"/api/agents/{spot_agent.agent_id}/termination-notice",
+        {
+            "instance_id": spot_agent.backend.identity().instance_id,
+            "notice_time": datetime.now(UTC).isoformat(),
+            "termination_time": deadline.isoformat(),
+        },
+    )
+    alert = page.get_by_test_id("emergency-alert").first
+    alert.wait_for(timeout=5_000)  # pushed over SSE, no reload
+    countdown = page.get_by_test_id("emergency-countdown").first
+    first = countdown.inner_text()
+    page.wait_for_timeout(2_100)
+    assert countdown.inner_text() != first, "the countdown must tick"
+    assert re.fullmatch(r"[0-2]:\d\d", first.strip()), first  # m:ss, at most the two-minute window
+    assert page.get_by_test_id("emergency-timeline").first.inner_text().strip()
+    shot(page, "flow-termination-countdown")
+    assert page.errors == [], page.errors
+
+
+def test_budget_chargeback_csv_downloads(page: Any, demo: Demo, tmp_path: Path) -> None:
+    sign_in(page, _client_token(demo))
+    page.goto("/budgets")
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_test_id("export-chargeback").click()
+    target = tmp_path / "chargeback.csv"
+    download.value.save_as(target)
+    header = target.read_text().splitlines()[0].split(",")
+    assert {"team", "kwh", "co2e_kg", "cost_usd"} <= set(header), header
+    assert page.errors == [], page.errors
+
+
+def test_add_a_recurring_silence(page: Any, demo: Demo) -> None:
+    sign_in(page, _client_token(demo))
+    page.goto("/capacity/alerts")
+    settle(page)
+    page.get_by_test_id("silence-reason").fill("weekly maintenance")
+    page.get_by_test_id("silence-recurring").check()
+    page.get_by_label("Sat", exact=True).check()  # every Saturday 02:00–04:00 UTC
+    page.get_by_label(re.compile("^From")).fill("02:00")
+    page.get_by_label(re.compile("^To")).fill("04:00")
+    page.get_by_test_id("create-silence").click()
+    row = page.get_by_test_id("silences").get_by_role("row").filter(has_text="weekly maintenance")
+    row.first.wait_for(timeout=10_000)
+    assert "02:00" in row.first.inner_text()
+    shot(page, "flow-silence")
+    assert page.errors == [], page.errors
