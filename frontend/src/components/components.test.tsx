@@ -4,7 +4,7 @@ import { ApiError } from "../api/problem";
 import { NAV_GROUPS, visibleGroups } from "../routes";
 import { Countdown } from "./Countdown";
 import { DowntimeCard, downtimeTrend, type DowntimeStats } from "./DowntimeCard";
-import { EmergencyEventAlert, stepDetails, type EmergencyEvent } from "./EmergencyEventAlert";
+import { EmergencyEventAlert, showsCountdown, stepDetails, type EmergencyEvent } from "./EmergencyEventAlert";
 import { ErrorState } from "./states";
 
 describe("Countdown", () => {
@@ -72,6 +72,15 @@ describe("EmergencyEventAlert", () => {
     expect(screen.queryByRole("alert")).toBeNull();
     expect(screen.queryByTestId("emergency-countdown")).toBeNull();
     expect(screen.getByText(/48.2/)).toBeInTheDocument();
+  });
+
+  it("keeps counting down after an on-demand fail-over, until the deadline", () => {
+    render(<EmergencyEventAlert event={{ ...EVENT, status: "failed_over" }} />);
+    expect(screen.getByRole("alert")).toBeInTheDocument();
+    expect(screen.getByTestId("emergency-countdown")).toHaveTextContent("1:00");
+    expect(showsCountdown({ status: "failed_over", notice_deadline: "2026-03-01T11:00:00Z" }, Date.parse("2026-03-01T12:00:00Z"))).toBe(true);
+    expect(showsCountdown({ status: "closed", notice_deadline: "2026-03-01T11:00:00Z" }, Date.parse("2026-03-01T12:00:00Z"))).toBe(false);
+    expect(showsCountdown({ status: "closed", notice_deadline: "2026-03-01T13:00:00Z" }, Date.parse("2026-03-01T12:00:00Z"))).toBe(true);
   });
 
   it("lists step details without the time and name", () => {
