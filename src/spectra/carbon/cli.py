@@ -11,6 +11,11 @@ import typer
 app = typer.Typer(help="Carbon imports.", no_args_is_help=True)
 
 
+@app.callback()
+def imports() -> None:
+    """Import carbon data (a group, so more importers can join it)."""
+
+
 @app.command("intensity")
 def import_intensity(
     files: Annotated[

@@ -11,6 +11,11 @@ import typer
 app = typer.Typer(help="Fleet imports.", no_args_is_help=True)
 
 
+@app.callback()
+def imports() -> None:
+    """Import files into the fleet catalogue (a group, so more importers can join it)."""
+
+
 @app.command("instance-types")
 def import_instance_types(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="ec2instances.info CSV export")],
