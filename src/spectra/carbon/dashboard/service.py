@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from spectra.carbon.actions import service as actions_service
 from spectra.carbon.budgets import service as budgets_service
+from spectra.carbon.dashboard import repository
 from spectra.carbon.dashboard.schemas import (
     BudgetLine,
     BudgetOverview,
@@ -23,7 +24,6 @@ from spectra.carbon.dashboard.schemas import (
     Totals,
 )
 from spectra.carbon.emissions import service as emissions
-from spectra.carbon.intensity import repository as intensity_repository
 from spectra.carbon.reports import service as reports_service
 from spectra.fleet import service as fleet_service
 from spectra.fleet.catalog import service as catalog_service
@@ -86,13 +86,14 @@ def build(
     today = now.date()
     month_start = today.replace(day=1)
     teams = {t.id: t.name for t in fleet_service.list_teams(session, client_id)}
+    newest = emissions.last_day(session)
 
-    today_row = _first(emissions.totals(session, client_id, today, today))
-    month_row = _first(emissions.totals(session, client_id, month_start, today))
+    today_row = _first(emissions.totals(session, client_id, today, today, newest=newest))
+    month_row = _first(emissions.totals(session, client_id, month_start, today, newest=newest))
     month = _totals(month_row)
     month_g = (month_row["co2e_location_g"] + month_row["embodied_g"]) if month_row else 0.0
-    by_team = emissions.totals(session, client_id, month_start, today, group_by=["team_id"])
-    by_region = emissions.totals(session, client_id, month_start, today, group_by=["region"])
+    by_team = emissions.totals(session, client_id, month_start, today, ["team_id"], newest=newest)
+    by_region = emissions.totals(session, client_id, month_start, today, ["region"], newest=newest)
 
     daily = {
         r["day"]: r for r in emissions.totals(session, client_id, today - timedelta(days=29), today, group_by=["day"])
@@ -109,7 +110,7 @@ def build(
             )
         )
 
-    top = emissions.by_instance(session, client_id, month_start, today, limit=TOP_EMITTERS)
+    top = emissions.by_instance(session, client_id, month_start, today, limit=TOP_EMITTERS, newest=newest)
     instances = instance_service.instances_by_ids(session, [r["instance_id"] for r in top])
     emitters = [
         Emitter(
@@ -173,21 +174,19 @@ def build(
         top_emitters=emitters,
         last_30_days=trend,
         savings=savings(session, client_id, window_start, now) if now > window_start else {},
-        last_computed_day=emissions.last_day(session),
+        last_computed_day=newest,
     )
 
 
 def stored_intensity_now(session: Session, regions: list[str], now: datetime) -> list[RegionIntensity]:
     """Each region's grid zone at its latest stored hour that has started by now."""
+    views = {r.code: r for r in catalog_service.list_regions(session)}
+    zone_of = {code: views[code].zone if code in views else None for code in regions}
+    latest = repository.latest_hours(session, sorted({z for z in zone_of.values() if z}), now)
     out = []
     for code in regions:
-        region = catalog_service.find_region(session, code)
-        zone = region.zone if region else None
-        row = None
-        if zone:
-            hour = intensity_repository.latest_hour(session, zone, now)
-            if hour is not None:
-                row = intensity_repository.hours(session, zone, hour, hour + timedelta(hours=1))[0]
+        zone = zone_of[code]
+        row = latest.get(zone) if zone else None
         out.append(
             RegionIntensity(
                 region=code,
@@ -195,7 +194,7 @@ def stored_intensity_now(session: Session, regions: list[str], now: datetime) ->
                 g_per_kwh=row.direct_g_per_kwh if row else None,
                 at=row.hour if row else None,
                 renewable_pct=row.renewable_pct if row else None,
-                source=row.data_source or row.imported_from if row else None,
+                source=(row.data_source or row.imported_from) if row else None,
             )
         )
     return out

@@ -142,8 +142,10 @@ def totals(
     last_day_: date,
     group_by: Sequence[str] = (),
     team_id: str | None = None,
+    newest: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Sums over [first_day, last_day], grouped by any of team_id, region, day, client_id."""
+    """Sums over [first_day, last_day], grouped by any of team_id, region, day, client_id.
+    `newest` is the newest stored day when the caller already knows it (saves a query)."""
     unknown = set(group_by) - GROUPS
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}")
@@ -152,7 +154,7 @@ def totals(
     if "day" in group_by:
         months, ranges = [], [(first_day, last_day_)]
     else:
-        months, ranges = plan(first_day, last_day_, last_day(session))
+        months, ranges = plan(first_day, last_day_, newest or last_day(session))
     parts: list[dict[str, Any]] = []
     if months:
         keys = [getattr(EmissionRollupMonth, g) for g in group_by]
@@ -177,9 +179,10 @@ def by_instance(
     *,
     team_id: str | None = None,
     limit: int | None = None,
+    newest: date | None = None,
 ) -> list[dict[str, Any]]:
     """Per-instance sums over the days, largest location-based + embodied CO2e first."""
-    months, ranges = plan(first_day, last_day_, last_day(session))
+    months, ranges = plan(first_day, last_day_, newest or last_day(session))
     parts: list[dict[str, Any]] = []
     if months:
         keys = [getattr(InstanceEmissionMonth, k) for k in INSTANCE_KEYS]

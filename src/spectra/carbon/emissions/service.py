@@ -61,9 +61,10 @@ def totals(
     last_day: date,
     group_by: tuple[str, ...] | list[str] = (),
     team_id: str | None = None,
+    newest: date | None = None,
 ) -> list[dict[str, Any]]:
     """Summed emissions (grams, kWh, USD, instance-hours) over [first_day, last_day], optionally grouped."""
-    return repository.totals(session, client_id, first_day, last_day, group_by, team_id)
+    return repository.totals(session, client_id, first_day, last_day, group_by, team_id, newest)
 
 
 def by_instance(
@@ -74,8 +75,9 @@ def by_instance(
     *,
     team_id: str | None = None,
     limit: int | None = None,
+    newest: date | None = None,
 ) -> list[dict[str, Any]]:
-    return repository.by_instance(session, client_id, first_day, last_day, team_id=team_id, limit=limit)
+    return repository.by_instance(session, client_id, first_day, last_day, team_id=team_id, limit=limit, newest=newest)
 
 
 def instance_days(session: Session, instance_id: str, first_day: date, last_day: date) -> list[InstanceEmissionDay]:
