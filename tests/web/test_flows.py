@@ -140,3 +140,42 @@ def test_add_a_recurring_silence(page: Any, demo: Demo) -> None:
     assert "02:00" in row.first.inner_text()
     shot(page, "flow-silence")
     assert page.errors == [], page.errors
+
+
+def test_resolve_an_anomaly(page: Any, demo: Demo) -> None:
+    from spectra.carbon.anomalies import service as anomalies
+    from spectra.core.clock import clock
+    from spectra.core.db import session_scope
+
+    client_id = next(iter(demo.summary["fleet"]["clients"].values()))["client_id"]
+    end = clock.now()
+    with session_scope() as session:  # what the detection job records for a runaway process
+        anomaly = anomalies.raise_anomaly(
+            session,
+            client_id=client_id,
+            kind="runaway_process",
+            score=0.97,
+            start=end - timedelta(hours=6),
+            end=end,
+            evidence={"p95_cpu_pct": 99.0, "baseline_cpu_pct": 22.0},
+            co2e_kg=3.4,
+            cost_usd=2.1,
+        )
+        assert anomaly is not None
+        anomaly_id = anomaly.id
+    sign_in(page, _client_token(demo))
+    page.goto("/anomalies")
+    settle(page)
+    assert page.get_by_test_id("resolve").count() == 1
+    page.get_by_test_id("resolve").first.click()
+    page.get_by_test_id("resolve").first.wait_for(state="detached", timeout=10_000)  # gone from the open list
+    with session_scope() as session:
+        assert anomalies.get_anomaly(session, anomaly_id, _admin()).status == "resolved"
+    shot(page, "flow-anomaly-resolved")
+    assert page.errors == [], page.errors
+
+
+def _admin() -> Any:
+    from spectra.core.auth import Caller
+
+    return Caller("admin", None, "admin", "")
