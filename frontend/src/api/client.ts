@@ -141,3 +141,10 @@ export type ResponseOf<P extends keyof paths, M extends keyof paths[P]> = paths[
 }
   ? R
   : never;
+
+/** The JSON body a route accepts, read from the generated paths. */
+export type RequestOf<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends { requestBody?: infer RB }
+  ? NonNullable<RB> extends { content: { "application/json": infer B } }
+    ? B
+    : never
+  : never;

@@ -313,6 +313,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/emissions/recompute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute
+         * @description Compute and store every day of the range again from the stored intensity and metrics.
+         */
+        post: operations["recompute_api_admin_emissions_recompute_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/export/global-stats": {
         parameters: {
             query?: never;
@@ -2484,6 +2504,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/scheduler/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Jobs
+         * @description Scheduled jobs, newest submission first.
+         */
+        get: operations["list_jobs_api_scheduler_jobs_get"];
+        put?: never;
+        /**
+         * Create Job
+         * @description Submit a job; the answer carries its recommendation (region, start, pieces, expected kgCO2e, why).
+         */
+        post: operations["create_job_api_scheduler_jobs_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/scheduler/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Job */
+        get: operations["get_job_api_scheduler_jobs__job_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel Job
+         * @description Cancel a job (kept, with status cancelled).
+         */
+        delete: operations["cancel_job_api_scheduler_jobs__job_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Job
+         * @description Change a job that has not started (or was missed); its recommendation is recomputed.
+         */
+        patch: operations["update_job_api_scheduler_jobs__job_id__patch"];
+        trace?: never;
+    };
+    "/api/scheduler/jobs/{job_id}/run-now": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run Now
+         * @description Start the job at once instead of at the recommended time; says what that costs.
+         */
+        post: operations["run_now_api_scheduler_jobs__job_id__run_now_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings": {
         parameters: {
             query?: never;
@@ -4176,15 +4265,51 @@ export interface components {
             /** Min G Per Kwh */
             min_g_per_kwh: number;
         };
-        /** JobOut */
-        JobOut: {
-            /** Description */
-            description: string;
-            /** Interval Seconds */
-            interval_seconds: number;
-            last_run: components["schemas"]["JobRunOut"] | null;
+        /**
+         * JobCreate
+         * @description A deferrable job. Power is `power_kw` (IT power before PUE) or an `instance_type` × `instance_count`.
+         */
+        JobCreate: {
+            /**
+             * Client Id
+             * @description Admins: the client the job belongs to
+             */
+            client_id?: string | null;
+            /**
+             * Deadline
+             * Format: date-time
+             */
+            deadline: string;
+            /** Duration Minutes */
+            duration_minutes: number;
+            /**
+             * Earliest Start
+             * @description Default: now
+             */
+            earliest_start?: string | null;
+            /**
+             * Instance Count
+             * @default 1
+             */
+            instance_count?: number;
+            /** Instance Type */
+            instance_type?: string | null;
+            /**
+             * Interruptible
+             * @default false
+             */
+            interruptible?: boolean;
             /** Name */
             name: string;
+            /** Power Kw */
+            power_kw?: number | null;
+            /**
+             * Regions
+             * @description Allowed regions, home region first
+             */
+            regions: string[];
+            /** Team Id */
+            team_id?: string | null;
         };
         /** JobRunOut */
         JobRunOut: {
@@ -4213,6 +4338,34 @@ export interface components {
             status: string;
             /** Trigger */
             trigger: string;
+        };
+        /**
+         * JobUpdate
+         * @description Fields to change while the job has not started; `version` (optional) guards against lost updates.
+         */
+        JobUpdate: {
+            /** Deadline */
+            deadline?: string | null;
+            /** Duration Minutes */
+            duration_minutes?: number | null;
+            /** Earliest Start */
+            earliest_start?: string | null;
+            /** Instance Count */
+            instance_count?: number | null;
+            /** Instance Type */
+            instance_type?: string | null;
+            /** Interruptible */
+            interruptible?: boolean | null;
+            /** Name */
+            name?: string | null;
+            /** Power Kw */
+            power_kw?: number | null;
+            /** Regions */
+            regions?: string[] | null;
+            /** Team Id */
+            team_id?: string | null;
+            /** Version */
+            version?: number | null;
         };
         /** KindStats */
         KindStats: {
@@ -4638,7 +4791,20 @@ export interface components {
              * @description True when the change was carried out (simulated cloud)
              */
             applied: boolean;
-            recommendation: components["schemas"]["RecommendationOut"];
+            recommendation: components["schemas"]["spectra__carbon__rightsizing__schemas__RecommendationOut"];
+        };
+        /** PieceOut */
+        PieceOut: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** PolicyOut */
         PolicyOut: {
@@ -4935,65 +5101,10 @@ export interface components {
              */
             start: string;
         };
-        /** RecommendationOut */
-        RecommendationOut: {
-            /**
-             * Action
-             * @description downsize | upsize | keep | insufficient_data
-             */
-            action: string;
-            /** Action Id */
-            action_id: string | null;
-            /** Client Id */
-            client_id: string;
-            /**
-             * Computed At
-             * Format: date-time
-             */
-            computed_at: string;
-            /** Cpu P95 */
-            cpu_p95: number | null;
-            /** Current Type */
-            current_type: string;
-            /** Decided At */
-            decided_at: string | null;
-            /** Details */
-            details: {
-                [key: string]: unknown;
-            };
-            /** Id */
-            id: string;
-            /** Instance Id */
-            instance_id: string;
-            /** Memory P95 */
-            memory_p95: number | null;
-            /** Monthly Co2E Savings Kg */
-            monthly_co2e_savings_kg: number | null;
-            /** Monthly Cost Savings Usd */
-            monthly_cost_savings_usd: number | null;
-            /** Recommended Type */
-            recommended_type: string | null;
-            /** Region */
-            region: string | null;
-            /**
-             * Scope
-             * @description same_family | compatible | none
-             */
-            scope: string;
-            /**
-             * Status
-             * @description open | accepted | dismissed | superseded
-             */
-            status: string;
-            /** Version */
-            version: number;
-            /** Window Hours */
-            window_hours: number;
-        };
         /** RecommendationPage */
         RecommendationPage: {
             /** Items */
-            items: components["schemas"]["RecommendationOut"][];
+            items: components["schemas"]["spectra__carbon__rightsizing__schemas__RecommendationOut"][];
             /** Monthly Co2E Savings Kg */
             monthly_co2e_savings_kg: number;
             /**
@@ -5003,6 +5114,28 @@ export interface components {
             monthly_cost_savings_usd: number;
             /** Total */
             total: number;
+        };
+        /** RecomputeIn */
+        RecomputeIn: {
+            /**
+             * End
+             * Format: date
+             * @description Last UTC day, inclusive (days after today are ignored)
+             */
+            end: string;
+            /**
+             * Start
+             * Format: date
+             * @description First UTC day
+             */
+            start: string;
+        };
+        /** RecomputeOut */
+        RecomputeOut: {
+            /** Days */
+            days: string[];
+            /** Instance Days */
+            instance_days: number;
         };
         /** RecurringWindow */
         RecurringWindow: {
@@ -5084,6 +5217,15 @@ export interface components {
             source?: string | null;
             /** Zone */
             zone: string | null;
+        };
+        /** RegionOptionOut */
+        RegionOptionOut: {
+            /** Co2E Kg */
+            co2e_kg: number;
+            /** Intensity G Per Kwh */
+            intensity_g_per_kwh: number;
+            /** Region */
+            region: string;
         };
         /** RegionOut */
         RegionOut: {
@@ -5991,6 +6133,188 @@ export interface components {
             zones?: {
                 [key: string]: unknown;
             };
+        };
+        /** RecommendationOut */
+        spectra__carbon__rightsizing__schemas__RecommendationOut: {
+            /**
+             * Action
+             * @description downsize | upsize | keep | insufficient_data
+             */
+            action: string;
+            /** Action Id */
+            action_id: string | null;
+            /** Client Id */
+            client_id: string;
+            /**
+             * Computed At
+             * Format: date-time
+             */
+            computed_at: string;
+            /** Cpu P95 */
+            cpu_p95: number | null;
+            /** Current Type */
+            current_type: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Details */
+            details: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Instance Id */
+            instance_id: string;
+            /** Memory P95 */
+            memory_p95: number | null;
+            /** Monthly Co2E Savings Kg */
+            monthly_co2e_savings_kg: number | null;
+            /** Monthly Cost Savings Usd */
+            monthly_cost_savings_usd: number | null;
+            /** Recommended Type */
+            recommended_type: string | null;
+            /** Region */
+            region: string | null;
+            /**
+             * Scope
+             * @description same_family | compatible | none
+             */
+            scope: string;
+            /**
+             * Status
+             * @description open | accepted | dismissed | superseded
+             */
+            status: string;
+            /** Version */
+            version: number;
+            /** Window Hours */
+            window_hours: number;
+        };
+        /** JobOut */
+        spectra__carbon__scheduling__schemas__JobOut: {
+            /** Client Id */
+            client_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Deadline
+             * Format: date-time
+             */
+            deadline: string;
+            /** Done Minutes */
+            done_minutes: number;
+            /** Duration Minutes */
+            duration_minutes: number;
+            /**
+             * Earliest Start
+             * Format: date-time
+             */
+            earliest_start: string;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Instance Count */
+            instance_count: number;
+            /** Instance Type */
+            instance_type: string | null;
+            /** Interruptible */
+            interruptible: boolean;
+            /** Name */
+            name: string;
+            /** Power Kw */
+            power_kw: number;
+            recommendation: components["schemas"]["spectra__carbon__scheduling__schemas__RecommendationOut"];
+            /** Recommended At */
+            recommended_at: string | null;
+            /** Regions */
+            regions: string[];
+            /** Run Region */
+            run_region: string | null;
+            /** Runs */
+            runs: {
+                [key: string]: unknown;
+            }[];
+            /** Started At */
+            started_at: string | null;
+            /** Status */
+            status: string;
+            /**
+             * Submitted At
+             * Format: date-time
+             */
+            submitted_at: string;
+            /** Team Id */
+            team_id: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * RecommendationOut
+         * @description The planner's answer. Emissions = IT kWh × PUE × forecast grid intensity; the baseline is
+         *     running the remaining work from the earliest start (now, if later) in the home region.
+         */
+        spectra__carbon__scheduling__schemas__RecommendationOut: {
+            /** Baseline Co2E Kg */
+            baseline_co2e_kg?: number | null;
+            /** Baseline Region */
+            baseline_region?: string | null;
+            /** Co2E Std Kg */
+            co2e_std_kg?: number | null;
+            /** Computed At */
+            computed_at?: string | null;
+            /** End */
+            end?: string | null;
+            /** Energy Kwh */
+            energy_kwh?: number | null;
+            /** Expected Co2E Kg */
+            expected_co2e_kg?: number | null;
+            /**
+             * Explanation
+             * @default []
+             */
+            explanation?: string[];
+            /** Forecast Method */
+            forecast_method?: string | null;
+            /**
+             * Pieces
+             * @default []
+             */
+            pieces?: components["schemas"]["PieceOut"][];
+            /** Reason */
+            reason?: string | null;
+            /** Region */
+            region?: string | null;
+            /**
+             * Regions
+             * @default []
+             */
+            regions?: components["schemas"]["RegionOptionOut"][];
+            /** Savings Kg */
+            savings_kg?: number | null;
+            /** Savings Pct */
+            savings_pct?: number | null;
+            /** Start */
+            start?: string | null;
+            /** Status */
+            status: string;
+        };
+        /** JobOut */
+        spectra__core__schemas__JobOut: {
+            /** Description */
+            description: string;
+            /** Interval Seconds */
+            interval_seconds: number;
+            last_run: components["schemas"]["JobRunOut"] | null;
+            /** Name */
+            name: string;
         };
         /** InstanceOut */
         spectra__fleet__instances__schemas__InstanceOut: {
@@ -7372,6 +7696,80 @@ export interface operations {
             };
         };
     };
+    recompute_api_admin_emissions_recompute_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecomputeIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecomputeOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     export_global_stats_api_admin_export_global_stats_get: {
         parameters: {
             query?: {
@@ -7628,7 +8026,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobOut"][];
+                    "application/json": components["schemas"]["spectra__core__schemas__JobOut"][];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -13996,7 +14394,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["RecommendationOut"];
+                    "application/json": components["schemas"]["spectra__carbon__rightsizing__schemas__RecommendationOut"];
                 };
             };
             /** @description Missing or invalid bearer token */
@@ -15877,6 +16275,449 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["spectra__carbon__intensity__schemas__ForecastOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_jobs_api_scheduler_jobs_get: {
+        parameters: {
+            query?: {
+                status?: string | null;
+                team_id?: string | null;
+                /** @description Admins: one client's jobs */
+                client_id?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    create_job_api_scheduler_jobs_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_job_api_scheduler_jobs__job_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    cancel_job_api_scheduler_jobs__job_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    update_job_api_scheduler_jobs__job_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    run_now_api_scheduler_jobs__job_id__run_now_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
                 };
             };
             /** @description Missing or invalid bearer token */

@@ -1,10 +1,11 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, UNAUTHORIZED_EVENT, unwrap, type Schemas } from "../api";
+import { api, UNAUTHORIZED_EVENT, unwrap } from "../api";
+import type { ResponseOf } from "../api/client";
 import { ApiError, toApiError } from "../api/problem";
 import { clearToken, readToken, storeToken } from "./session";
 
-export type WhoAmI = Schemas["WhoAmI"];
+export type WhoAmI = ResponseOf<"/api/whoami", "get">;
 export type Role = "admin" | "client";
 
 interface AuthState {

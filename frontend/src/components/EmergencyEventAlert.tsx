@@ -43,11 +43,18 @@ export function isActiveEmergency(event: Pick<EmergencyEvent, "status">): boolea
   return ACTIVE.has(event.status);
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+function detailValue(value: unknown): string {
+  if (typeof value === "string" && ISO_TIME.test(value)) return formatTime(value);
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
 /** Details of a timeline step other than its time and name, as "key: value" pairs. */
 export function stepDetails(step: EmergencyStep): string {
   return Object.entries(step)
     .filter(([k, v]) => k !== "at" && k !== "step" && v !== null && v !== undefined && v !== "")
-    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${detailValue(v)}`)
     .join(" · ");
 }
 

@@ -85,6 +85,7 @@ describe("EmergencyEventAlert", () => {
 
   it("lists step details without the time and name", () => {
     expect(stepDetails({ at: "x", step: "y", reason: "capacity", n: 2, none: null })).toBe("reason: capacity · n: 2");
+    expect(stepDetails({ at: "x", step: "y", deadline: "2026-03-01T12:01:00+00:00" })).toMatch(/^deadline: \d{2}:\d{2}$/);
   });
 });
 

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { as } from "../api/spot";
 import { DataTable } from "../components/DataTable";
@@ -11,7 +12,7 @@ import { formatDateTime, formatNumber, formatPercent, formatRatio, formatUsd } f
 import { humanize, severityTone, statusTone } from "../lib/labels";
 import { MlModels } from "./MlModels";
 
-type Client = Schemas["ClientOut"];
+type Client = ResponseOf<"/api/admin/clients", "get">[number];
 
 interface GlobalStats {
   clients: number;
@@ -77,7 +78,7 @@ function Clients() {
       unwrap(api.POST("/api/admin/clients/create", { body: vars, headers: idempotencyHeaders(key) })),
     {
       onSuccess: (created) => {
-        const c = created as Schemas["ClientWithToken"];
+        const c = created as ResponseOf<"/api/admin/clients/{client_id}/regenerate-token", "post">;
         setIssued({ name: c.name, token: c.token });
         setName("");
         setEmail("");

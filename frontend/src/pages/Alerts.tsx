@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
+import type { ResponseOf, RequestOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { DataTable } from "../components/DataTable";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
@@ -9,8 +10,8 @@ import { useEventStream } from "../hooks/useEventStream";
 import { formatDateTime, formatNumber } from "../lib/format";
 import { severityTone, statusTone } from "../lib/labels";
 
-type Alert = Schemas["AlertOut"];
-type Silence = Schemas["SilenceOut"];
+type Alert = ResponseOf<"/api/alerts", "get">[number];
+type Silence = ResponseOf<"/api/silences", "get">[number];
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 export function describeSilence(s: Pick<Silence, "recurring" | "starts_at" | "ends_at">): string {
@@ -44,7 +45,7 @@ function Silences() {
   const [form, setForm] = useState({ rule: "", resource: "", reason: "", starts: "", ends: "", recurring: false, days: [] as number[], from: "22:00", to: "06:00" });
   const silences = useQuery({ queryKey: ["capacity.alert", "silences"], queryFn: () => unwrap(api.GET("/api/silences")) });
   const refresh = () => void queryClient.invalidateQueries({ queryKey: ["capacity.alert"] });
-  const create = useAction((body: Schemas["SilenceIn"], key: string) => unwrap(api.POST("/api/silences", { body, headers: idempotencyHeaders(key) })), {
+  const create = useAction((body: RequestOf<"/api/silences", "post">, key: string) => unwrap(api.POST("/api/silences", { body, headers: idempotencyHeaders(key) })), {
     onSuccess: () => {
       setForm({ ...form, reason: "", starts: "", ends: "" });
       refresh();

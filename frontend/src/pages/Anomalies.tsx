@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { DataTable } from "../components/DataTable";
@@ -10,7 +11,7 @@ import { useEventStream } from "../hooks/useEventStream";
 import { formatCo2e, formatDateTime, formatNumber, formatUsd } from "../lib/format";
 import { humanize, severityTone, statusTone } from "../lib/labels";
 
-type Anomaly = Schemas["AnomalyOut"];
+type Anomaly = ResponseOf<"/api/anomalies", "get">["items"][number];
 
 const KINDS = ["runaway_process", "idle_waste", "carbon_spike", "cost_anomaly"] as const;
 const STATUSES = ["open", "resolved", "dismissed"] as const;

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
+import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { BarSeriesChart } from "../components/charts";
@@ -12,7 +13,7 @@ import { download } from "../lib/download";
 import { axisNumber, formatCo2e, formatDateTime, formatNumber, formatPercent, formatUsd } from "../lib/format";
 import { humanize } from "../lib/labels";
 
-type Budget = Schemas["BudgetOut"];
+type Budget = ResponseOf<"/api/budgets", "get">[number];
 
 const STATUS_TONE: Record<string, "good" | "warn" | "bad"> = { on_track: "good", at_risk: "warn", over: "bad" };
 

@@ -61,6 +61,9 @@ function View({ d }: { d: DashboardData }) {
       </p>
       <div className="mb-4 grid gap-4 xl:grid-cols-3">
         <Card title="Scope breakdown, month to date" testId="scope-breakdown" className="xl:col-span-1">
+          {scopes.every((s) => s.kg === 0) ? (
+            <EmptyState title="No emissions this month yet" hint="The hourly emissions job computes them from usage and grid intensity." />
+          ) : (
           <BarSeriesChart
             label="CO2e by scope this month"
             summary={scopes.map((s) => `${s.scope}: ${formatCo2e(s.kg)}`).join("; ")}
@@ -71,6 +74,7 @@ function View({ d }: { d: DashboardData }) {
             formatY={axisNumber}
             height={220}
           />
+          )}
           <ul className="mt-2 grid grid-cols-2 gap-1 text-sm">
             {scopes.map((s) => (
               <li key={s.scope}>
@@ -80,7 +84,7 @@ function View({ d }: { d: DashboardData }) {
           </ul>
         </Card>
         <Card title="Last 30 days" testId="co2e-trend" className="xl:col-span-2">
-          {d.last_30_days.length === 0 ? (
+          {d.last_30_days.every((p) => p.co2e_kg === 0 && p.co2e_market_kg === 0) ? (
             <EmptyState title="No daily emissions yet" />
           ) : (
             <LineSeriesChart

@@ -1,6 +1,6 @@
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
 import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { as, type DowntimeStats, type EmergencyStatus, type FleetCharts, type PoolOption, type PriceHistory, type Savings } from "../api/spot";
@@ -16,7 +16,7 @@ import { useNow } from "../hooks/useNow";
 import { axisNumber, formatDateTime, formatDuration, formatNumber, formatPercent, formatRelative, formatUsd, shortId } from "../lib/format";
 import { humanize, severityTone, statusTone } from "../lib/labels";
 
-type Agent = Schemas["AgentOut"];
+type Agent = ResponseOf<"/api/client/{client_id}/agents", "get">[number];
 type Instance = ResponseOf<"/api/client/{client_id}/instances", "get">[number];
 
 const ROLES = ["PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED"] as const;

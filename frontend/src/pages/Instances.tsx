@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
 import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
@@ -11,7 +11,7 @@ import { useEventStream } from "../hooks/useEventStream";
 import { formatCo2e, formatDateTime, formatNumber, formatPercent, formatUsd } from "../lib/format";
 import { humanize, statusTone } from "../lib/labels";
 
-type Recommendation = Schemas["RecommendationOut"];
+type Recommendation = ResponseOf<"/api/instances/recommendations", "get">["items"][number];
 type Instance = ResponseOf<"/api/instances", "get">["items"][number];
 
 function Decide({ rec }: { rec: Recommendation }) {

@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, unwrap, type Schemas } from "../api";
+import { api, unwrap } from "../api";
 import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
@@ -12,8 +12,8 @@ import { useEventStream } from "../hooks/useEventStream";
 import { axisNumber, formatCo2e, formatDateTime, formatIntensity, formatNumber, formatUsd, withUnit } from "../lib/format";
 import { statusTone } from "../lib/labels";
 
-type Ranked = Schemas["RankedRegionOut"];
-type Migration = Schemas["MigrationOut"];
+type Ranked = ResponseOf<"/api/optimizer/regions", "get">["regions"][number];
+type Migration = ResponseOf<"/api/migrations/{migration_id}", "get">;
 
 interface RankingForm {
   workload: string;

@@ -1,6 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, unwrap, type Schemas } from "../api";
+import type { ResponseOf, RequestOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
@@ -8,7 +9,7 @@ import { Badge, Button, Card, PageHeader, SelectField, TextField, Toggle } from 
 import { formatDateTime } from "../lib/format";
 
 type SettingValue = Schemas["SettingValue"];
-type Policy = Schemas["PolicyOut"];
+type Policy = ResponseOf<"/api/automation/policy", "get">;
 
 const CREDENTIALS: { key: string; label: string; secret: boolean; hint?: string }[] = [
   { key: "aws_access_key_id", label: "AWS access key id", secret: true },
@@ -92,7 +93,7 @@ function ClientSettings({ clientId, values }: { clientId: string | null; values:
   };
   const [form, setForm] = useState(initial);
   const save = useAction(
-    (body: Schemas["ClientSettingsIn"], key: string) =>
+    (body: NonNullable<RequestOf<"/api/settings", "put">["client"]>, key: string) =>
       unwrap(api.PUT("/api/settings", { params: { query: { client_id: clientId } }, body: { client: body }, headers: idempotencyHeaders(key) })),
     { onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["fleet.settings"] }) },
   );
@@ -131,13 +132,13 @@ function Automation({ clientId }: { clientId: string | null }) {
   const queryClient = useQueryClient();
   const policy = useQuery({ queryKey: ["carbon.automation", "policy", clientId], queryFn: () => unwrap(api.GET("/api/automation/policy", { params: { query: { client_id: clientId } } })) });
   const update = useAction(
-    (body: Schemas["PolicyUpdate"], key: string) => unwrap(api.PUT("/api/automation/policy", { params: { query: { client_id: clientId } }, body, headers: idempotencyHeaders(key) })),
+    (body: RequestOf<"/api/automation/policy", "put">, key: string) => unwrap(api.PUT("/api/automation/policy", { params: { query: { client_id: clientId } }, body, headers: idempotencyHeaders(key) })),
     {
       onSuccess: (data) => queryClient.setQueryData(["carbon.automation", "policy", clientId], data),
       onError: () => void queryClient.invalidateQueries({ queryKey: ["carbon.automation", "policy", clientId] }),
     },
   );
-  const change = (p: Policy, patch: Partial<Schemas["PolicyUpdate"]>) => update.mutate({ ...patch, version: p.version });
+  const change = (p: Policy, patch: Partial<RequestOf<"/api/automation/policy", "put">>) => update.mutate({ ...patch, version: p.version });
   return (
     <Card title="Automation" description="What Spectra may change on its own. In recommend mode it only proposes; apply acts within the maintenance window and the daily change budget." testId="automation">
       <QueryView query={policy}>
