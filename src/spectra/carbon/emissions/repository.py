@@ -187,8 +187,11 @@ def by_instance(
     if months:
         keys = [getattr(InstanceEmissionMonth, k) for k in INSTANCE_KEYS]
         stmt = select(*keys, *_sums(InstanceEmissionMonth)).where(InstanceEmissionMonth.month.in_(months))
-        stmt = _filtered(stmt, InstanceEmissionMonth, client_id, team_id)
-        parts.extend(dict(r._mapping) for r in session.execute(stmt.group_by(*keys)))
+        stmt = _filtered(stmt, InstanceEmissionMonth, client_id, team_id).group_by(*keys)
+        if not ranges and limit is not None:  # whole months only: the database ranks and cuts
+            rank = func.sum(InstanceEmissionMonth.co2e_location_g + InstanceEmissionMonth.embodied_g)
+            stmt = stmt.order_by(rank.desc(), InstanceEmissionMonth.instance_id).limit(limit)
+        parts.extend(dict(r._mapping) for r in session.execute(stmt))
     for lo, hi in ranges:
         keys = [getattr(InstanceEmissionDay, k) for k in INSTANCE_KEYS]
         stmt = select(*keys, *_sums(InstanceEmissionDay)).where(
