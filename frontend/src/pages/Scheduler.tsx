@@ -2,19 +2,22 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api";
+import { ClientPicker } from "../auth/tenant";
 import { shortTime } from "../components/charts";
 import { EmptyState, QueryView } from "../components/states";
 import { Badge, Card, PageHeader, SelectField, TextField } from "../components/ui";
 import { useEventStream } from "../hooks/useEventStream";
 import { formatDateTime, formatIntensity, formatPercent } from "../lib/format";
 import { bestWindows, runNowMean } from "../lib/windows";
+import { SchedulerJobs, type ScheduledJob } from "./SchedulerJobs";
 
 const WINDOW_COLORS = ["#16a34a", "#65a30d", "#0d9488"];
 
 export function Scheduler() {
   const [zone, setZone] = useState("");
   const [jobHours, setJobHours] = useState("3");
-  useEventStream(["carbon.intensity", "carbon.schedule"]);
+  const [shown, setShown] = useState<ScheduledJob | null>(null);
+  useEventStream(["carbon.intensity", "carbon.scheduler"]);
   const zones = useQuery({ queryKey: ["carbon.intensity", "zones"], queryFn: () => unwrap(api.GET("/api/carbon/intensity/zones")) });
   const chosen = zone || zones.data?.[0]?.zone || "";
   const forecast = useQuery({
@@ -32,6 +35,7 @@ export function Scheduler() {
         description="Run flexible work when the grid is cleanest: the next 24 hours of forecast carbon intensity (mean ± one standard deviation) and the lowest-carbon windows for a job of the length you give."
         actions={
           <>
+            <ClientPicker />
             <SelectField label="Grid zone" value={chosen} onChange={(e) => setZone(e.target.value)} options={(zones.data ?? []).map((z) => ({ value: z.zone, label: z.zone }))} data-testid="zone-picker" />
             <TextField label="Job length" unit="h" type="number" min={1} max={24} value={jobHours} onChange={(e) => setJobHours(e.target.value)} className="w-28" data-testid="job-hours" />
           </>
@@ -63,6 +67,9 @@ export function Scheduler() {
                           {windows.map((w, i) => (
                             <ReferenceArea key={w.start} x1={new Date(w.start).getTime()} x2={new Date(w.end).getTime() - 3_600_000} fill={WINDOW_COLORS[i]} fillOpacity={i === 0 ? 0.22 : 0.1} label={{ value: i === 0 ? "best" : `#${i + 1}`, fontSize: 11, position: "insideTop" }} />
                           ))}
+                          {shown?.recommendation.start && shown.recommendation.end && (
+                            <ReferenceArea x1={new Date(shown.recommendation.start).getTime()} x2={new Date(shown.recommendation.end).getTime()} stroke="#2563eb" strokeDasharray="4 4" fill="#2563eb" fillOpacity={0.08} label={{ value: shown.name, fontSize: 11, position: "insideBottom" }} />
+                          )}
                           <Area dataKey="band" name="± 1 std" stroke="none" fill="#64748b" fillOpacity={0.15} isAnimationActive={false} />
                           <Line dataKey="mean" name="Forecast" stroke="#0f172a" dot={false} isAnimationActive={false} />
                         </ComposedChart>
@@ -102,6 +109,7 @@ export function Scheduler() {
           </QueryView>
         </Card>
       )}
+      <SchedulerJobs onShow={setShown} />
     </>
   );
 }

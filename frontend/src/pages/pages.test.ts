@@ -5,6 +5,7 @@ import { describeSilence } from "./Alerts";
 import { currentQuarter } from "./Budgets";
 import { breachText, metricUnit } from "./Metrics";
 import { defaultPeriod } from "./Reports";
+import { plannedWindow } from "./SchedulerJobs";
 import type { ResponseOf } from "../api/client";
 
 describe("metric chart data", () => {
@@ -84,5 +85,17 @@ describe("downloads", () => {
     const named = new Response("", { headers: { "Content-Disposition": 'attachment; filename="chargeback-2026-Q4.csv"' } });
     expect(filenameFrom(named, "x.csv")).toBe("chargeback-2026-Q4.csv");
     expect(filenameFrom(new Response(""), "x.csv")).toBe("x.csv");
+  });
+});
+
+describe("scheduled job window", () => {
+  it("names the window and region, the pieces of an interruptible job, or why there is none", () => {
+    const planned = plannedWindow({ recommendation: { status: "planned", start: "2026-01-01T02:00:00Z", end: "2026-01-01T04:00:00Z", region: "eu-north-1", pieces: [] } });
+    expect(planned).toMatch(/→ .* in eu-north-1$/);
+    const split = plannedWindow({
+      recommendation: { status: "planned", start: "2026-01-01T02:00:00Z", end: "2026-01-01T06:00:00Z", region: null, pieces: [{ start: "a", end: "b" }, { start: "c", end: "d" }] },
+    });
+    expect(split).toMatch(/in 2 pieces$/);
+    expect(plannedWindow({ recommendation: { status: "no_data", reason: "deadline_unreachable" } })).toBe("Deadline unreachable");
   });
 });
