@@ -23,8 +23,10 @@ $(VENV)/.synced: $(BIN)/uv pyproject.toml uv.lock
 
 install: $(VENV)/.synced ## Python deps in .venv (from the lock file) and the UI build
 
+# `npm install` with the committed lock installs exactly the locked versions; `npm ci` refuses a lock that
+# omits other platforms' optional packages (as npm writes it here), so it is not used.
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
-	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	cd frontend && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(WEB_DIST): frontend/node_modules/.installed $(FRONTEND_SOURCES)
