@@ -30,3 +30,6 @@ from spectra.carbon.emissions.models import (  # noqa: F401
 
 # Grid carbon intensity per zone and hour.
 from spectra.carbon.intensity.models import CarbonIntensityHour  # noqa: F401
+
+# Carbon-aware scheduled jobs.
+from spectra.carbon.scheduling.models import ScheduledJob  # noqa: F401

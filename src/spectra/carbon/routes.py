@@ -28,3 +28,8 @@ routers += [budgets_router, dashboard_router, reports_router, emissions_admin_ro
 from spectra.carbon.intensity.router import router as intensity_router  # noqa: E402
 
 routers.append(intensity_router)
+
+# Carbon-aware scheduling: /api/scheduler/jobs.
+from spectra.carbon.scheduling.router import router as scheduling_router  # noqa: E402
+
+routers.append(scheduling_router)

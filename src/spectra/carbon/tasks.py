@@ -17,3 +17,8 @@ __all__ = [
     "refresh_recommendations",
     "run_automation",
 ]
+
+# Carbon-aware scheduling: start, finish and re-plan scheduled jobs.
+from spectra.carbon.scheduling.tasks import refresh_scheduled_jobs
+
+__all__ += ["refresh_scheduled_jobs"]
