@@ -36,8 +36,10 @@ export function Scheduler() {
         actions={
           <>
             <ClientPicker />
-            <SelectField label="Grid zone" value={chosen} onChange={(e) => setZone(e.target.value)} options={(zones.data ?? []).map((z) => ({ value: z.zone, label: z.zone }))} data-testid="zone-picker" />
-            <TextField label="Job length" unit="h" type="number" min={1} max={24} value={jobHours} onChange={(e) => setJobHours(e.target.value)} className="w-28" data-testid="job-hours" />
+            {(zones.data?.length ?? 0) > 0 && (
+              <SelectField label="Grid zone" value={chosen} onChange={(e) => setZone(e.target.value)} options={(zones.data ?? []).map((z) => ({ value: z.zone, label: z.zone }))} data-testid="zone-picker" />
+            )}
+            <TextField label="Window length" unit="h" type="number" min={1} max={24} value={jobHours} onChange={(e) => setJobHours(e.target.value)} className="w-28" data-testid="job-hours" />
           </>
         }
       />

@@ -35,11 +35,13 @@ export function SchedulerJobs({ onShow }: { onShow: (job: ScheduledJob | null) =
     queryFn: () => unwrap(api.GET("/api/instances", { params: { query: { client_id: clientId, limit: 1000 } } })),
   });
   const regionsInUse = [...new Set((instances.data?.items ?? []).map((i) => i.region))].sort();
+  const typesInUse = [...new Set((instances.data?.items ?? []).map((i) => i.instance_type))].sort();
   const [form, setForm] = useState(() => ({
     name: "",
     hours: "2",
     deadline: localInput(new Date(Date.now() + 24 * 3_600_000)),
     regions: "",
+    instanceType: "",
     interruptible: false,
   }));
   const jobs = useQuery({
@@ -69,6 +71,8 @@ export function SchedulerJobs({ onShow }: { onShow: (job: ScheduledJob | null) =
       duration_minutes: Math.round(Number(form.hours) * 60),
       deadline: new Date(form.deadline).toISOString(),
       regions,
+      // The planner sizes the job's energy from its instance type (CCF power model).
+      instance_type: form.instanceType.trim() || typesInUse[0] || "m5.large",
       interruptible: form.interruptible,
       client_id: clientId,
     });
@@ -79,8 +83,8 @@ export function SchedulerJobs({ onShow }: { onShow: (job: ScheduledJob | null) =
   return (
     <Card title="Jobs" className="mt-4" testId="scheduler-jobs" description="Submit a flexible job: the planner picks the lowest-carbon window before its deadline in the regions you allow.">
       {canCreate ? (
-        <form onSubmit={submit} className="mb-4 grid gap-3 md:grid-cols-3 lg:grid-cols-6 lg:items-end" aria-label="Schedule a job">
-          <TextField label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required data-testid="job-name" className="lg:col-span-2" />
+        <form onSubmit={submit} className="mb-4 grid gap-3 sm:grid-cols-2 lg:grid-cols-4 lg:items-start" aria-label="Schedule a job">
+          <TextField label="Name" value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} required data-testid="job-name" />
           <TextField label="Length" unit="h" type="number" min={0.25} step={0.25} value={form.hours} onChange={(e) => setForm({ ...form, hours: e.target.value })} required data-testid="job-length" />
           <TextField label="Deadline" type="datetime-local" value={form.deadline} onChange={(e) => setForm({ ...form, deadline: e.target.value })} required data-testid="job-deadline" hint="your local time" />
           <TextField
@@ -90,6 +94,13 @@ export function SchedulerJobs({ onShow }: { onShow: (job: ScheduledJob | null) =
             placeholder={regionsInUse[0] ?? "us-east-1"}
             hint={regionsInUse.length ? `in use: ${regionsInUse.join(", ")}` : "comma-separated"}
             data-testid="job-regions"
+          />
+          <TextField
+            label="Instance type"
+            value={form.instanceType}
+            onChange={(e) => setForm({ ...form, instanceType: e.target.value })}
+            placeholder={typesInUse[0] ?? "m5.large"}
+            data-testid="job-instance-type"
           />
           <div className="flex flex-col gap-2">
             <label className="text-sm">
