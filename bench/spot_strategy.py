@@ -61,6 +61,7 @@ from spectra.sim.prices import BootTimeModel, Interruption, interruption_events 
 from spectra.spot.decisions.engine import ClientPolicy  # noqa: E402
 from spectra.spot.pricing.formats import PoolKey  # noqa: E402
 
+EPSILON = timedelta(microseconds=1)
 ADMIN_TOKEN = "spx_adm_bench-spot-strategy-0123456789abcdefghijklmnopq"
 
 
@@ -319,6 +320,7 @@ def run_through_server(
                 run.emergency_commands += 1
                 replaced[before] = backend.instance_id
 
+    reported_at = t0
     for t in times:
         # Interruption notices in this step: the server and the cloud stop at each, the warned agents report it
         # and carry out what the server answers (fail-over or replica promotion).
@@ -331,13 +333,18 @@ def run_through_server(
         tick_to(t)  # runs the engine sweep on what the agents reported up to the previous step
         cloud.advance_to(t)
         began = time.perf_counter()
+        # Agents report when a candidate pool's price moved since the last step (an unchanged price tells the
+        # server nothing new; the replayed traces change a few times a day per pool).
+        changed = any(p.changes_between(reported_at, t + EPSILON) for p in market.paths.values())
+        reported_at = t
         for agent, backend in zip(agents, backends, strict=True):
             # The heartbeat's answer says whether commands wait: poll only then (what a long-polling agent sees).
             waiting = agent.heartbeat().get("pending_commands", 1)
             agent.check_notice()
             if waiting:
                 run_commands(agent, backend, emergency=False)
-            agent.report_prices()
+            if changed:
+                agent.report_prices()
         run.agent_seconds += time.perf_counter() - began
         running = sum(_instance_cost(cloud, inst, times[0], t + step) for inst in cloud.instances.values())
         interrupted = sum(1 for inst in cloud.instances.values() if _interrupted_in_run(inst, times[0]))
