@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from spectra.carbon.intensity.forecast import fill_gaps, forecast_intensity  # noqa: E402
+from spectra.carbon.intensity.forecast import LAG_DAYS, TRAIN_DAYS, WEEK, fill_gaps, forecast_intensity  # noqa: E402
 from spectra.carbon.intensity.parsing import (  # noqa: E402
     HourlySeries,
     ParseError,
@@ -59,7 +59,8 @@ IntArray = NDArray[np.int64]
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "carbon_intensity"
 WARMUP_HOURS = 35 * 24  # the forecast's regression wants a few weeks of history
-HISTORY_CAP_HOURS = 150 * 24  # the forecast reads at most ~134 days; passing more only costs time
+# The forecast reads at most its training span plus its lags; passing more only costs time.
+HISTORY_CAP_HOURS = (TRAIN_DAYS + LAG_DAYS + 2) * 24 + 2 * WEEK
 SPEED_JOBS = 10_000
 
 
@@ -353,16 +354,20 @@ def plot(
     lo, hi = mid, min(mid + 7 * 24, len(actual))
     hours = np.arange(lo, hi)
     top.plot(hours - lo, actual[lo:hi], color="black", lw=1, label="actual intensity")
-    chosen = np.nonzero((work.submit >= lo) & (work.submit < hi - 24))[0][:40]
+    chosen = np.nonzero((work.submit >= lo) & (work.submit < hi - 24))[0][:20]
+    top_value = float(np.max(actual[lo:hi]))
+    step = 0.025 * top_value
     for rank, job in enumerate(chosen.tolist()):
-        y = float(np.max(actual[lo:hi])) * (1.02 + 0.012 * rank)
-        s, d = int(work.submit[job]), int(work.duration[job])
-        top.plot([s - lo, s - lo + d], [y, y], color="tab:gray", lw=2)
-        top.plot([spectra_starts[job] - lo, spectra_starts[job] - lo + d], [y, y], color="tab:green", lw=2)
-        top.plot([sdk_starts[job] - lo, sdk_starts[job] - lo + d], [y, y], color="tab:orange", lw=1, alpha=0.7)
-    top.plot([], [], color="tab:gray", lw=2, label="run at submission")
-    top.plot([], [], color="tab:green", lw=2, label="Spectra")
-    top.plot([], [], color="tab:orange", lw=1, label="SDK + seasonal naive")
+        y = top_value + step * (rank + 1.5)
+        s, d, dl = int(work.submit[job]), int(work.duration[job]), int(work.deadline[job])
+        top.plot([s - lo, dl - lo], [y, y], color="tab:gray", lw=0.8)  # allowed: submission → deadline
+        top.plot([s - lo, s - lo + d], [y - step * 0.3] * 2, color="tab:gray", lw=3)
+        top.plot([spectra_starts[job] - lo, spectra_starts[job] - lo + d], [y] * 2, color="tab:green", lw=3)
+        top.plot([sdk_starts[job] - lo, sdk_starts[job] - lo + d], [y + step * 0.3] * 2, color="tab:orange", lw=3)
+    top.plot([], [], color="tab:gray", lw=0.8, label="submission → deadline")
+    top.plot([], [], color="tab:gray", lw=3, label="run at submission")
+    top.plot([], [], color="tab:green", lw=3, label="Spectra")
+    top.plot([], [], color="tab:orange", lw=3, label="SDK + seasonal naive")
     top.set_xlabel(f"hours from {series.hour_at(lo):%Y-%m-%d %H:%M} UTC")
     top.set_ylabel("gCO2e/kWh")
     top.set_title(f"{label}: one week, jobs submitted in it (bars: when each strategy ran them)")

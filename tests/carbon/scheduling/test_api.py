@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from spectra.carbon.intensity import service as intensity_service
 from spectra.carbon.intensity.parsing import IntensityRecord
-from spectra.carbon.scheduling import service
+from spectra.carbon.scheduling import service, tasks
 from spectra.carbon.scheduling.tasks import refresh_scheduled_jobs
 from spectra.core.clock import clock
+from spectra.core.events import Event
 from spectra.fleet.catalog import service as catalog_service
 from tests.factories import make_tenant
 
@@ -262,3 +263,16 @@ def test_bad_input_is_rejected_and_stores_nothing(
     assert response.status_code == 422, response.text
     assert field in [e.get("field") for e in response.json()["errors"]]
     assert service.list_jobs(db, tenant.id) == []
+
+
+def test_an_import_replans_waiting_jobs(client: TestClient, db: Session, grid: None) -> None:
+    tenant = make_tenant(db)
+    job_id = submit(client, tenant.headers, regions=["eu-central-1"])["id"]
+    # Corrected history: DE is now cleanest from 12:00 to 14:00 every day.
+    hours = [NOW - timedelta(hours=h) for h in range(40 * 24, 0, -1)]
+    records = [IntensityRecord("DE", h, 50.0 if 12 <= h.hour < 14 else 400.0) for h in hours]
+    intensity_service.store_records(db, [("corrected.csv", records)])
+    event = Event(1, tasks.IMPORT_TOPIC, None, NOW, {})
+    tasks.replan_after_import(event)  # what the subscriber runs after the import commits
+    job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
+    assert at(job["recommendation"]["start"]) == datetime(2023, 3, 1, 12, tzinfo=UTC)

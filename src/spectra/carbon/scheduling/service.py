@@ -72,6 +72,10 @@ class ForecastCache:
         self.origin = floor_hour(now)
         self._zones: dict[str, ZoneForecast | None] = {}
 
+    @property
+    def zones(self) -> int:
+        return len(self._zones)
+
     def get(self, zone: str, horizon: int) -> ZoneForecast | None:
         cached = self._zones.get(zone)
         if zone in self._zones and (cached is None or len(cached.mean) >= horizon):
@@ -364,7 +368,7 @@ def tick(session: Session, now: datetime) -> dict[str, Any]:
         advance(session, job, now, cache)
         after[job.status] = after.get(job.status, 0) + 1
     session.flush()
-    return {"jobs": sum(before.values()), "before": before, "after": after, "zones_forecast": len(cache._zones)}
+    return {"jobs": sum(before.values()), "before": before, "after": after, "zones_forecast": cache.zones}
 
 
 # --------------------------------------------------------------------------- API operations
