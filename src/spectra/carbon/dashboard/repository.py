@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from spectra.carbon.intensity.models import CarbonIntensityHour
@@ -29,7 +29,8 @@ def latest_hours(session: Session, zones: Sequence[str], now: datetime) -> dict[
     keys = [(zone, hour) for zone, hour in session.execute(newest)]
     if not keys:
         return {}
-    rows = session.scalars(
-        select(CarbonIntensityHour).where(tuple_(CarbonIntensityHour.zone, CarbonIntensityHour.hour).in_(keys))
-    )
+    # OR of (zone, hour) pairs, not a row-value IN: SQLite answers the former from the unique index
+    # and the latter with a full scan.
+    pairs = [and_(CarbonIntensityHour.zone == zone, CarbonIntensityHour.hour == hour) for zone, hour in keys]
+    rows = session.scalars(select(CarbonIntensityHour).where(or_(*pairs)))
     return {row.zone: row for row in rows}
