@@ -180,7 +180,16 @@ export function Regions() {
         </form>
       </Card>
       <Card title="Ranking" className="mb-4" testId="region-ranking" description={ranking.data ? `${ranking.data.method} · window ${formatDateTime(ranking.data.window.start)} – ${formatDateTime(ranking.data.window.end)}, ${withUnit(ranking.data.window.it_energy_kwh, "kWh", 2)} IT energy` : undefined}>
-        <QueryView query={ranking} isEmpty={(r) => r.regions.length === 0} empty={<EmptyState title="No region qualifies" hint="Loosen the latency limit or import carbon-intensity data." />}>
+        <QueryView query={ranking} isEmpty={(r) => r.regions.length === 0} empty={
+            <EmptyState
+              title="No region qualifies"
+              hint={
+                ranking.data?.excluded.length
+                  ? `Excluded: ${ranking.data.excluded.map((e) => `${e.code} (${e.reasons.join(", ")})`).join("; ")}`
+                  : "Loosen the latency limit or import carbon-intensity data."
+              }
+            />
+          }>
           {(r) => (
             <>
               <DataTable
