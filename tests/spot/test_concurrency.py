@@ -148,3 +148,40 @@ def test_concurrent_polls_of_one_agent_deliver_a_command_once(committed_client) 
         ).json()
         delivered = [cid for f in futures for cid in f.result()]
     assert delivered == [issued["id"]]
+
+
+def test_concurrent_force_switches_on_any_database(committed_client) -> None:
+    """The same guarantee at a smaller scale, so the SQLite run checks it too."""
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)
+    pools = report_prices(committed_client, t.headers, a["agent_id"], {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    url = f"/api/client/instances/{a['instance_id']}/force-switch"
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(
+            pool.map(
+                lambda _: committed_client.post(url, json={"target_pool_id": pools[1]}, headers=t.headers).status_code,
+                range(10),
+            )
+        )
+    assert sorted(codes) == [202] + [409] * 9
+
+
+def test_x_request_id_holds_at_the_database_level(client, db) -> None:
+    """Even when the HTTP replay layer does not catch a repeat (another Idempotency-Key), the command's unique
+    request id returns the first command."""
+    from tests.factories import make_tenant
+
+    t = make_tenant(db)
+    a = register_agent(client, t.headers)
+    aid = a["agent_id"]
+    pools = report_prices(client, t.headers, aid, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    ids = []
+    for key in ("k1", "k2"):
+        headers = {**t.headers, "X-Request-ID": "switch-42", "Idempotency-Key": key}
+        response = client.post(
+            f"/api/agents/{aid}/issue-switch-command", json={"target_pool_id": pools[1]}, headers=headers
+        )
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
+    assert ids[0] == ids[1]
+    assert db.scalar(select(func.count(Command.id)).where(Command.agent_id == aid)) == 1
