@@ -29,7 +29,7 @@ class Demo:
     summary: dict[str, Any]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo(app, engine: Engine) -> Iterator[Demo]:
     if not (WEB_DIST / "index.html").exists():
         pytest.fail("the web UI is not built: run `make ui` (make test builds it)")
@@ -56,7 +56,7 @@ def demo(app, engine: Engine) -> Iterator[Demo]:
         caller_cache.clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Chromium is not installed (apt-get install chromium)")

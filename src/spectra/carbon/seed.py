@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from spectra.carbon.automation import seed as automation_seed
 from spectra.carbon.budgets import seed as budget_seed
 from spectra.carbon.emissions import service as emissions
+from spectra.carbon.intensity import seed as intensity_seed
 from spectra.carbon.intensity import service as intensity_service
 from spectra.core.clock import clock
 from spectra.fleet.catalog import service as catalog_service
@@ -19,6 +21,7 @@ from spectra.fleet.catalog import service as catalog_service
 
 def seed(session: Session, rng: random.Random) -> dict[str, Any]:
     now = clock.now()
+    intensity = intensity_seed.seed(session, rng)  # before emissions, which need the grid's hours
     computed = emissions.compute_days(session, emissions.days_to_compute(session, now), now)
 
     def week_mean(region: str) -> float | None:
@@ -28,4 +31,10 @@ def seed(session: Session, rng: random.Random) -> dict[str, Any]:
         values = intensity_service.history(session, view.zone, now - timedelta(days=7), now).values
         return float(np.nanmean(values)) if np.isfinite(values).any() else None
 
-    return {"emissions": computed, "budgets": budget_seed.seed(session, rng, intensity_of=week_mean)}
+    budgets = budget_seed.seed(session, rng, intensity_of=week_mean)
+    return {
+        "intensity": intensity,
+        "emissions": computed,
+        "budgets": budgets,
+        "automation": automation_seed.seed(session, rng),
+    }
