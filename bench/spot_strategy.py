@@ -1,7 +1,7 @@
 """Spot strategy benchmark through the real server and agents, against the offline baselines on the same trace.
 
     python bench/spot_strategy.py [--prices FILE] [--advisor FILE] [--on-demand-price USD] [--seed N]
-        [--fleet 10] [--step-minutes 60] [--out DIR]
+        [--fleet 4] [--step-minutes 60] [--out DIR]
 
 Spectra's strategy runs end to end: a Spectra server (in-process uvicorn thread on a free loopback port, fresh
 SQLite file, simulated clock starting at the trace start), one client, the trace's history up to the first
@@ -479,7 +479,7 @@ def main() -> None:
         "--on-demand", default=str(offline.DEFAULT_ON_DEMAND) if offline.DEFAULT_ON_DEMAND.exists() else ""
     )
     parser.add_argument("--on-demand-price", type=float, default=None, help="USD/h; overrides the on-demand table")
-    parser.add_argument("--fleet", type=int, default=10)
+    parser.add_argument("--fleet", type=int, default=4, help="instances (4 keeps a default run near 3 minutes)")
     parser.add_argument("--step-minutes", type=float, default=60.0)
     parser.add_argument("--switch-cost-hours", type=float, default=0.1)
     parser.add_argument("--interruption-cost-hours", type=float, default=1.0)
