@@ -19,9 +19,10 @@ def test_synthetic_history_when_no_csv(db: Session) -> None:
     rows = repository.hours(db, "US-CAL-CISO", start, start + timedelta(days=33))
     assert len(rows) == 33 * 24
     assert all(r.estimated and r.imported_from == "synthetic" for r in rows)
-    values = np.array([r.direct_g_per_kwh for r in rows]).reshape(-1, 24)
-    by_hour = values.mean(axis=0)
-    assert by_hour[12] < by_hour[19], "a solar grid dips at midday and peaks in the evening"
+    values = np.array([r.direct_g_per_kwh for r in rows])
+    by_utc_hour = {h: np.mean([r.direct_g_per_kwh for r in rows if r.hour.hour == h]) for h in range(24)}
+    # California is UTC-8: local noon is 20:00 UTC, the 19:00 evening peak 03:00 UTC.
+    assert by_utc_hour[20] < by_utc_hour[3], "a solar grid dips at midday and peaks in the evening"
     fr = [r.direct_g_per_kwh for r in repository.hours(db, "FR", now - timedelta(days=1), now)]
     assert np.mean(fr) < np.mean(values), "zones keep their own level"
 

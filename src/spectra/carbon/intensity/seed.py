@@ -76,23 +76,23 @@ def replay_to(session: Session, zone: str, now: datetime) -> dict[str, Any] | No
 
 
 # Typical mean and daily swing (gCO2e/kWh) of the demo regions' grids, public orders of magnitude only:
-# (mean, share lost to midday solar, evening-peak share).
+# (mean, share lost to midday solar, evening-peak share, UTC offset of local time).
 SYNTHETIC_GRIDS = {
-    "US-MIDA-PJM": (380.0, 0.05, 0.08),
-    "US-CAL-CISO": (220.0, 0.35, 0.15),
-    "US-NW-BPAT": (120.0, 0.05, 0.08),
-    "IE": (300.0, 0.05, 0.10),
-    "DE": (380.0, 0.25, 0.12),
-    "FR": (55.0, 0.05, 0.15),
-    "GB": (200.0, 0.15, 0.12),
-    "SE-SE3": (30.0, 0.02, 0.05),
-    "ES": (140.0, 0.35, 0.10),
-    "JP-TK": (470.0, 0.12, 0.06),
-    "AU-NSW": (650.0, 0.25, 0.06),
-    "IN-WE": (690.0, 0.10, 0.04),
-    "BR": (100.0, 0.10, 0.10),
-    "SG": (470.0, 0.03, 0.03),
-    "CA-QC": (30.0, 0.02, 0.03),
+    "US-MIDA-PJM": (380.0, 0.05, 0.08, -5),
+    "US-CAL-CISO": (220.0, 0.35, 0.15, -8),
+    "US-NW-BPAT": (120.0, 0.05, 0.08, -8),
+    "IE": (300.0, 0.05, 0.10, 0),
+    "DE": (380.0, 0.25, 0.12, 1),
+    "FR": (55.0, 0.05, 0.15, 1),
+    "GB": (200.0, 0.15, 0.12, 0),
+    "SE-SE3": (30.0, 0.02, 0.05, 1),
+    "ES": (140.0, 0.35, 0.10, 1),
+    "JP-TK": (470.0, 0.12, 0.06, 9),
+    "AU-NSW": (650.0, 0.25, 0.06, 10),
+    "IN-WE": (690.0, 0.10, 0.04, 5),
+    "BR": (100.0, 0.10, 0.10, -3),
+    "SG": (470.0, 0.03, 0.03, 8),
+    "CA-QC": (30.0, 0.02, 0.03, -5),
 }
 
 
@@ -105,11 +105,11 @@ def synthetic(session: Session, rng: random.Random, now: datetime, days: int = 3
 
     start = floor_to_hour(now) - timedelta(days=days)
     records = []
-    for zone, (mean, solar, evening) in SYNTHETIC_GRIDS.items():
+    for zone, (mean, solar, evening, utc_offset) in SYNTHETIC_GRIDS.items():
         level = mean
         for h in range(int((days * 24) + AHEAD.total_seconds() // 3600)):
             hour = start + timedelta(hours=h)
-            local = (hour.hour + 24) % 24
+            local = (hour.hour + utc_offset) % 24
             daylight = max(0.0, math.sin(math.pi * (local - 6) / 12)) if 6 <= local <= 18 else 0.0
             peak = math.exp(-(((local - 19) / 2.5) ** 2))
             weekend = 0.93 if hour.weekday() >= 5 else 1.0
