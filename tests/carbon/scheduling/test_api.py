@@ -188,6 +188,13 @@ def test_patch_recomputes_and_guards_the_version(client: TestClient, db: Session
     stale = client.patch(url, json={"name": "again", "version": job["version"]}, headers=tenant.headers)
     assert stale.status_code == 409
     assert stale.json()["code"] == "stale_version"
+    # Power from an instance type, then back to kW: the energy follows.
+    typed = client.patch(url, json={"instance_type": "m5.large", "instance_count": 2}, headers=tenant.headers).json()
+    assert typed["instance_type"] == "m5.large"
+    assert typed["recommendation"]["energy_kwh"] == pytest.approx(typed["power_kw"] * 2.0, abs=1e-6)
+    plain = client.patch(url, json={"power_kw": 3.0}, headers=tenant.headers).json()
+    assert (plain["power_kw"], plain["instance_type"]) == (3.0, None)
+    assert plain["recommendation"]["energy_kwh"] == pytest.approx(6.0)
 
 
 def test_cancel_keeps_the_job_as_cancelled(client: TestClient, db: Session, grid: None) -> None:
