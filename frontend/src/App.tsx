@@ -1,12 +1,12 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { useState, type ComponentType } from "react";
+import { Component, useState, type ComponentType, type ReactNode } from "react";
 import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { ApiError } from "./api/problem";
 import { AuthProvider, useAuth } from "./auth/AuthContext";
 import { readToken } from "./auth/session";
 import { TenantProvider } from "./auth/tenant";
 import { Layout } from "./components/Layout";
-import { EmptyState, LoadingState } from "./components/states";
+import { EmptyState, ErrorState, LoadingState } from "./components/states";
 import { EventStreamProvider, useStreamStatus } from "./hooks/useEventStream";
 import { PAGES } from "./pages";
 import { SignIn } from "./pages/SignIn";
@@ -34,6 +34,26 @@ function Forbidden() {
   return <EmptyState title="Not available with this token" hint="This page needs the admin token." />;
 }
 
+/** Where to go once signed in: the page asked for before the sign-in redirect, else the dashboard. */
+export function afterSignIn(state: unknown): string {
+  const from = (state as { from?: unknown } | null)?.from;
+  return typeof from === "string" && from.startsWith("/") && !from.startsWith("/signin") ? from : "/";
+}
+
+/** A page that throws while rendering shows an error instead of blanking the whole app. */
+class PageBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  state = { error: null as unknown };
+
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+
+  render() {
+    if (this.state.error !== null) return <ErrorState error={this.state.error} title="This page failed to render" onRetry={() => this.setState({ error: null })} />;
+    return this.props.children;
+  }
+}
+
 function Shell() {
   const { status, role } = useAuth();
   const location = useLocation();
@@ -53,9 +73,17 @@ function Shell() {
     <TenantProvider>
     <Layout streamStatus={streamStatus} available={available}>
       <Routes>
-        <Route path="/signin" element={<Navigate to="/" replace />} />
+        <Route path="/signin" element={<Navigate to={afterSignIn(location.state)} replace />} />
         {[...allowed].map(([path, Page]) => (
-          <Route key={path} path={path} element={<Page />} />
+          <Route
+            key={path}
+            path={path}
+            element={
+              <PageBoundary key={path}>
+                <Page />
+              </PageBoundary>
+            }
+          />
         ))}
         <Route path="*" element={<NotFound />} />
       </Routes>
@@ -64,7 +92,7 @@ function Shell() {
   );
 }
 
-function Live({ children }: { children: React.ReactNode }) {
+function Live({ children }: { children: ReactNode }) {
   const { status } = useAuth();
   return <EventStreamProvider token={status === "signed-in" ? readToken() : null}>{children}</EventStreamProvider>;
 }

@@ -5,6 +5,7 @@ import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
 import { as } from "../api/spot";
 import { DataTable } from "../components/DataTable";
+import { DownloadButton } from "../components/DownloadButton";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
 import { Badge, Button, Card, PageHeader, SelectField, StatCard, TextField } from "../components/ui";
 import { useEventStream } from "../hooks/useEventStream";
@@ -254,7 +255,11 @@ export function Admin() {
   const h = health.data;
   return (
     <>
-      <PageHeader title="Admin" description="Clients and their tokens, global figures across every tenant, the activity log and the periodic jobs." />
+      <PageHeader
+        title="Admin"
+        description="Clients and their tokens, global figures across every tenant, ML models, the activity log and the periodic jobs."
+        actions={<DownloadButton label="Global stats CSV" filename="global-stats.csv" testId="export-global-stats" fetchFile={() => api.GET("/api/admin/export/global-stats", { params: { query: { days: 30 } }, parseAs: "blob" })} />}
+      />
       <div className="mb-4 grid grid-cols-2 gap-3 lg:grid-cols-4">
         <StatCard label="Clients" value={s ? formatNumber(s.clients, 0) : null} testId="stat-clients" />
         <StatCard label="Agents" value={s ? formatNumber(s.agents, 0) : null} hint={s ? Object.entries(s.agents_by_status).map(([k, v]) => `${v} ${k}`).join(" · ") || "none" : undefined} testId="stat-agents" />

@@ -8,6 +8,7 @@ import { ClientPicker, useTenant } from "../auth/tenant";
 import { BarSeriesChart, LineSeriesChart, shortDate, shortTime } from "../components/charts";
 import { DataTable } from "../components/DataTable";
 import { DowntimeCard } from "../components/DowntimeCard";
+import { DownloadButton } from "../components/DownloadButton";
 import { EmergencyEventAlert } from "../components/EmergencyEventAlert";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
 import { Badge, Button, Card, PageHeader, StatCard } from "../components/ui";
@@ -314,7 +315,18 @@ function FleetView({ clientId }: { clientId: string }) {
         </div>
       )}
 
-      <Card title="Savings over time" className="mb-4" testId="savings-chart" description={savings.data?.method}>
+      <Card
+        title="Savings over time"
+        className="mb-4"
+        testId="savings-chart"
+        description={savings.data?.method}
+        actions={
+          <>
+            <DownloadButton label="Savings CSV" filename="spot-savings.csv" testId="export-savings" fetchFile={() => api.GET("/api/client/{client_id}/export/savings", { params: { ...path, query: { days: 30 } }, parseAs: "blob" })} />
+            <DownloadButton label="Switch history CSV" filename="switch-history.csv" testId="export-switch-history" fetchFile={() => api.GET("/api/client/{client_id}/export/switch-history", { params: { ...path, query: { days: 30 } }, parseAs: "blob" })} />
+          </>
+        }
+      >
         <QueryView query={charts} isEmpty={(c) => c.savings_by_day.length === 0} empty={<EmptyState title="No cost data yet" />}>
           {(c) => (
             <LineSeriesChart

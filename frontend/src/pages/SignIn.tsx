@@ -1,5 +1,4 @@
 import { useState, type FormEvent } from "react";
-import { useLocation, useNavigate } from "react-router-dom";
 import { toApiError } from "../api/problem";
 import { useAuth } from "../auth/AuthContext";
 import { ErrorState } from "../components/states";
@@ -10,17 +9,14 @@ export function SignIn() {
   const [token, setToken] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const navigate = useNavigate();
-  const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from ?? "/";
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      await signIn(token);
-      navigate(from === "/signin" ? "/" : from, { replace: true });
+      await signIn(token); // the shell then leaves /signin for the page asked for before
+
     } catch (err) {
       setError(err);
     } finally {
