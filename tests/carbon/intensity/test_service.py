@@ -231,4 +231,4 @@ def test_demo_seed_imports_and_replays_whole_weeks_to_the_clock(db: Session, tmp
     assert stored == 100 + int((hour - START) / timedelta(hours=1)) % 168
     assert service.forecast_zone(db, "DE", 24, now=now)["points"]
     assert intensity_seed.replay_to(db, "DE", now) is None  # already covered
-    assert intensity_seed.seed(db, sources=[])["imported"] is None
+    assert intensity_seed.seed(db, sources=[])["synthetic"] is True  # no CSV at all: labelled synthetic history
