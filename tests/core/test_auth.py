@@ -115,16 +115,11 @@ def test_regenerated_token_replaces_the_old_one(client, db: Session, admin_heade
     new_token = response.json()["token"]
     assert len(new_token) >= 43
     assert client.get("/api/client/validate", headers=tenant.headers).status_code == 401
-    assert (
-        client.get("/api/client/validate", headers={"Authorization": f"Bearer {new_token}"}).status_code
-        == 200
-    )
+    assert client.get("/api/client/validate", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
 
 
 def test_token_endpoint_never_reveals_the_token(client, db: Session, admin_headers) -> None:
-    created = client.post(
-        "/api/admin/clients/create", json={"name": "secretive"}, headers=admin_headers
-    ).json()
+    created = client.post("/api/admin/clients/create", json={"name": "secretive"}, headers=admin_headers).json()
     info = client.get(f"/api/admin/clients/{created['id']}/token", headers=admin_headers).json()
     assert created["token"] not in str(info)
     assert info["revealable"] is False and created["token"].startswith(info["token_prefix"])

@@ -45,8 +45,6 @@ def test_env_example_documents_every_setting() -> None:
 
     documented = (ROOT / ".env.example").read_text()
     missing = [
-        f"SPECTRA_{name.upper()}"
-        for name in Settings.model_fields
-        if f"SPECTRA_{name.upper()}" not in documented
+        f"SPECTRA_{name.upper()}" for name in Settings.model_fields if f"SPECTRA_{name.upper()}" not in documented
     ]
     assert not missing, missing

@@ -72,9 +72,7 @@ def test_sse_stream_filters_per_tenant_and_resumes(live_server) -> None:
         events.publish(session, "spot.price", {"n": 3}, client_id=a.id)
     got = read_sse(f"{live_server.url}/api/events/stream?since={first - 1}", a.headers, want=2)
     assert [e["payload"]["n"] for e in got] == [1, 3]
-    resumed = read_sse(
-        f"{live_server.url}/api/events/stream", {**a.headers, "Last-Event-ID": str(first)}, want=1
-    )
+    resumed = read_sse(f"{live_server.url}/api/events/stream", {**a.headers, "Last-Event-ID": str(first)}, want=1)
     assert [e["payload"]["n"] for e in resumed] == [3]
     admin = read_sse(
         f"{live_server.url}/api/events/stream?since={first - 1}",

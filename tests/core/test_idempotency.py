@@ -44,10 +44,7 @@ def test_same_key_with_another_body_is_refused(client, db: Session) -> None:
 def test_keys_are_private_to_the_caller(client, db: Session) -> None:
     a, b = make_tenant(db, teams=()), make_tenant(db, teams=())
     assert (
-        client.post(
-            "/api/teams", json={"name": "x"}, headers={**a.headers, "Idempotency-Key": "k"}
-        ).status_code
-        == 201
+        client.post("/api/teams", json={"name": "x"}, headers={**a.headers, "Idempotency-Key": "k"}).status_code == 201
     )
     response = client.post("/api/teams", json={"name": "x"}, headers={**b.headers, "Idempotency-Key": "k"})
     assert response.status_code == 201 and response.json()["client_id"] == b.id
@@ -63,9 +60,7 @@ def test_a_failed_request_is_stored_too_and_replayed(client, db: Session) -> Non
 
 def test_overlong_key_is_refused(client, db: Session) -> None:
     tenant = make_tenant(db, teams=())
-    response = client.post(
-        "/api/teams", json={"name": "z"}, headers={**tenant.headers, "Idempotency-Key": "k" * 300}
-    )
+    response = client.post("/api/teams", json={"name": "z"}, headers={**tenant.headers, "Idempotency-Key": "k" * 300})
     assert response.status_code == 422
     assert _team_count(db, tenant.id) == 0
 

@@ -93,13 +93,9 @@ def test_two_schedulers_run_each_period_once(committed, test_job, settings_env) 
     assert len(calls) == len(runs)
 
 
-def test_tick_advances_the_simulated_clock_and_runs_due_jobs(
-    client, admin_headers, test_job, settings_env
-) -> None:
+def test_tick_advances_the_simulated_clock_and_runs_due_jobs(client, admin_headers, test_job, settings_env) -> None:
     settings_env(SIM_CLOCK_ENABLED="true", SIM_CLOCK_START="2031-05-01T00:00:00+00:00")
-    assert (
-        client.get("/api/admin/clock", headers=admin_headers).json()["now"].startswith("2031-05-01T00:00:00")
-    )
+    assert client.get("/api/admin/clock", headers=admin_headers).json()["now"].startswith("2031-05-01T00:00:00")
     body = client.post("/api/admin/tick", json={"minutes": 90}, headers=admin_headers).json()
     assert body["after"].startswith("2031-05-01T01:30:00")
     assert test_job in [r["job_name"] for r in body["jobs_run"]]
