@@ -66,3 +66,15 @@ def test_twenty_concurrent_writers_one_wins_per_version(live_server, admin_heade
     with session_scope() as session:
         row = session.get(Client, tenant_id)
         assert row is not None and row.version == 2 and row.email is not None
+
+
+def test_audit_keeps_long_entity_lists_within_the_column(db: Session) -> None:
+    from spectra.core.audit import record_audit
+    from spectra.core.models import AuditLog
+
+    zones = ",".join(f"ZONE-{i:02d}" for i in range(20))
+    row = record_audit(db, "carbon_intensity.import", "carbon_intensity", zones, None, {"zones": zones})
+    db.flush()
+    stored = db.get(AuditLog, row.id)
+    assert stored is not None and len(stored.entity_id or "") == 64 and stored.entity_id.endswith("…")
+    assert stored.post_state == {"zones": zones}

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from spectra.core.context import current_actor, current_request_id
 from spectra.core.models import AuditLog
 
+ENTITY_ID_MAX = 64
+
 
 def record_audit(
     session: Session,
@@ -27,7 +29,10 @@ def record_audit(
         client_id=client_id,
         action=action,
         entity_type=entity_type,
-        entity_id=entity_id,
+        # An action on many entities names them all; the full list is in post_state, the column keeps 64.
+        entity_id=entity_id
+        if entity_id is None or len(entity_id) <= ENTITY_ID_MAX
+        else entity_id[: ENTITY_ID_MAX - 1] + "…",
         pre_state=jsonable_encoder(pre) if pre is not None else None,
         post_state=jsonable_encoder(post) if post is not None else None,
         request_id=current_request_id(),
