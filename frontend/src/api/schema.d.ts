@@ -1415,6 +1415,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/carbon/intensity/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Intensity
+         * @description The zone's current intensity from the live providers in their configured order (Electricity Maps, WattTime),
+         *     falling back to the latest stored hour; says which answered and why the others did not.
+         */
+        get: operations["live_intensity_api_carbon_intensity_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/carbon/intensity/zones": {
         parameters: {
             query?: never;
@@ -4434,6 +4455,36 @@ export interface components {
             ts: string;
             /** Value */
             value: number;
+        };
+        /** LiveIntensityOut */
+        LiveIntensityOut: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Cached */
+            cached: boolean;
+            /** Detail */
+            detail: string;
+            /** Estimated */
+            estimated: boolean;
+            /**
+             * G Per Kwh
+             * @description gCO2e/kWh
+             */
+            g_per_kwh: number;
+            /** Provider */
+            provider: string;
+            /**
+             * Tried
+             * @description Providers asked before this one, and why they did not answer
+             */
+            tried: {
+                [key: string]: string;
+            }[];
+            /** Zone */
+            zone: string;
         };
         /** MaintenanceWindowIn */
         MaintenanceWindowIn: {
@@ -11927,6 +11978,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BacktestOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    live_intensity_api_carbon_intensity_live_get: {
+        parameters: {
+            query: {
+                zone: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveIntensityOut"];
                 };
             };
             /** @description Missing or invalid bearer token */

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     watttime_username: str | None = None
     watttime_password: SecretStr | None = None
     watttime_api_url: str = "https://api.watttime.org"
+    watttime_regions: str = Field(
+        default="",
+        description="Electricity Maps zone → WattTime region, e.g. US-CAL-CISO=CAISO_NORTH,US-MIDA-PJM=PJM_DC",
+    )
     intensity_providers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["electricitymaps", "watttime", "stored"]
     )

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from spectra.carbon.intensity import service
+from spectra.carbon.intensity import providers, service
 from spectra.carbon.intensity.schemas import (
     BacktestOut,
     ForecastOut,
     ImportOut,
     ImportPathIn,
+    LiveIntensityOut,
     RegionCarbonOut,
     ZoneCoverageOut,
 )
@@ -168,3 +169,21 @@ async def admin_import(request: Request, _admin: AdminDep) -> ImportOut:
         zone, region = body.zone, body.region
     result = await run_in_threadpool(_import_sources, files, zone, region)
     return ImportOut.model_validate(result)
+
+
+@router.get("/carbon/intensity/live", response_model=LiveIntensityOut)
+def live_intensity(zone: str, _: CallerDep, session: SessionDep) -> LiveIntensityOut:
+    """The zone's current intensity from the live providers in their configured order (Electricity Maps, WattTime),
+    falling back to the latest stored hour; says which answered and why the others did not."""
+    answer = providers.live_intensity(session, zone)
+    item = answer["intensity"]
+    return LiveIntensityOut(
+        zone=item.zone,
+        g_per_kwh=round(item.g_per_kwh, 2),
+        at=item.at,
+        provider=item.provider,
+        estimated=item.estimated,
+        detail=item.detail,
+        cached=answer["cached"],
+        tried=answer["tried"],
+    )

@@ -92,3 +92,14 @@ class BacktestOut(BaseModel):
     ratio: float = Field(description="mae ÷ seasonal_naive_mae (below 1 beats the baseline)")
     mae_by_horizon: list[float]
     seasonal_naive_mae_by_horizon: list[float]
+
+
+class LiveIntensityOut(BaseModel):
+    zone: str
+    g_per_kwh: float = Field(description="gCO2e/kWh")
+    at: datetime
+    provider: str
+    estimated: bool
+    detail: str
+    cached: bool
+    tried: list[dict[str, str]] = Field(description="Providers asked before this one, and why they did not answer")
