@@ -599,6 +599,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/pricing/backfill": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Backfill Prices
+         * @description Fill the staging tier from EC2 `describe_spot_price_history` for a region's instance types over a period
+         *     (idempotent: rows already staged are skipped). Needs AWS credentials (settings or the standard chain).
+         */
+        post: operations["backfill_prices_api_admin_pricing_backfill_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/pricing/import": {
         parameters: {
             query?: never;
@@ -3252,6 +3273,48 @@ export interface components {
             } | null;
             /** Request Id */
             request_id: string | null;
+        };
+        /** BackfillIn */
+        BackfillIn: {
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Instance Types */
+            instance_types: string[];
+            /** Region */
+            region: string;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
+        };
+        /** BackfillOut */
+        BackfillOut: {
+            /** Duplicates Skipped */
+            duplicates_skipped: number;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Instance Types */
+            instance_types: string[];
+            /** Pools Touched */
+            pools_touched: number;
+            /** Region */
+            region: string;
+            /** Rows Read */
+            rows_read: number;
+            /** Rows Staged */
+            rows_staged: number;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** BacktestOut */
         BacktestOut: {
@@ -8737,6 +8800,80 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     }[];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    backfill_prices_api_admin_pricing_backfill_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BackfillIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackfillOut"];
                 };
             };
             /** @description Missing or invalid bearer token */

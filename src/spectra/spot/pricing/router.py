@@ -10,8 +10,8 @@ from spectra.core.auth import AdminDep
 from spectra.core.clock import clock
 from spectra.core.db import SessionDep
 from spectra.core.errors import PROBLEM_RESPONSES, Unprocessable
-from spectra.spot.pricing import service
-from spectra.spot.pricing.schemas import ConsolidationJobOut, ImportKind, ImportOut
+from spectra.spot.pricing import backfill, service
+from spectra.spot.pricing.schemas import BackfillIn, BackfillOut, ConsolidationJobOut, ImportKind, ImportOut
 
 router = APIRouter(prefix="/api/admin", tags=["spot: pricing"], responses=PROBLEM_RESPONSES)
 
@@ -56,3 +56,11 @@ def import_prices(
     except UnicodeDecodeError as exc:
         raise Unprocessable("file is not UTF-8 text", [{"field": "file", "msg": str(exc)}]) from None
     return service.import_text(session, kind, text, name, clock.now(), region=region, consolidate_now=consolidate)
+
+
+@router.post("/pricing/backfill", response_model=BackfillOut)
+def backfill_prices(body: BackfillIn, _admin: AdminDep, session: SessionDep) -> BackfillOut:
+    """Fill the staging tier from EC2 `describe_spot_price_history` for a region's instance types over a period
+    (idempotent: rows already staged are skipped). Needs AWS credentials (settings or the standard chain)."""
+    summary = backfill.backfill(session, body.region, body.instance_types, body.start, body.end, clock.now())
+    return BackfillOut.model_validate(summary)

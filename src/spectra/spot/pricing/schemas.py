@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ConsolidationJobOut(BaseModel):
@@ -38,3 +38,27 @@ class ImportOut(BaseModel):
     source: str
     counts: dict[str, int]
     consolidation: ConsolidationJobOut | None = None
+
+
+class BackfillIn(BaseModel):
+    region: str = Field(min_length=1, max_length=32)
+    instance_types: list[str] = Field(min_length=1, max_length=50)
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackfillIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class BackfillOut(BaseModel):
+    region: str
+    instance_types: list[str]
+    start: datetime
+    end: datetime
+    rows_read: int
+    rows_staged: int
+    duplicates_skipped: int
+    pools_touched: int
