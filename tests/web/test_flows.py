@@ -179,3 +179,41 @@ def _admin() -> Any:
     from spectra.core.auth import Caller
 
     return Caller("admin", None, "admin", "")
+
+
+def test_schedule_a_job_and_see_its_window(page: Any, demo: Demo) -> None:
+    sign_in(page, _client_token(demo))
+    page.goto("/scheduler")
+    settle(page)
+    page.get_by_test_id("forecast-chart").wait_for(timeout=15_000)
+    page.get_by_test_id("job-name").fill("nightly-etl")
+    page.get_by_test_id("job-length").fill("3")
+    deadline = (datetime.now() + timedelta(hours=20)).strftime("%Y-%m-%dT%H:%M")  # the field is local time
+    page.get_by_test_id("job-deadline").fill(deadline)
+    page.get_by_test_id("job-regions").fill("us-east-1")
+    page.get_by_test_id("job-instance-type").fill("m5.large")
+    page.get_by_test_id("create-job").click()
+    window = page.get_by_test_id("job-window")
+    window.wait_for(timeout=15_000)
+    text = window.inner_text()
+    assert "nightly-etl" in text and re.search(r"\d{1,2}:\d\d", text), text  # the planned start is shown
+    shot(page, "flow-scheduled-job")
+    assert page.errors == [], page.errors
+
+
+def test_dashboard_shows_the_apis_figures(page: Any, demo: Demo) -> None:
+    import httpx
+
+    token = _client_token(demo)
+    figures = httpx.get(f"{demo.url}/api/dashboard", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    sign_in(page, token)
+    page.goto("/")
+    settle(page)
+    body = page.locator("main").inner_text().replace("\u202f", " ").replace("\xa0", " ")
+    month = figures["month"]["co2e_kg"]
+    assert month > 0, "the demo's seeded month has emissions"
+    # The UI's own rule (lib/format.ts): tonnes with 2 decimals from 1,000 kg, whole kg from 100, else 2 decimals.
+    shown = f"{month / 1000:,.2f} t" if month >= 1000 else (f"{month:,.0f} kg" if month >= 100 else f"{month:.2f} kg")
+    assert shown in body, (shown, body[:800])
+    for team in figures["by_team"]:
+        assert team["name"] in body
