@@ -113,9 +113,10 @@ SQLITE_WRITER_WAIT_SECONDS = 15.0
 def _sqlite_begin(conn: Any) -> None:
     # Writers take the write lock at BEGIN so two of them queue instead of one failing when it
     # upgrades a read lock; read-only units pass sqlite_begin="DEFERRED" and never block.
-    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    options = conn.get_execution_options()
+    mode = options.get("sqlite_begin", "IMMEDIATE")
     if mode == "IMMEDIATE":
-        if not _sqlite_writer.acquire(timeout=SQLITE_WRITER_WAIT_SECONDS):
+        if not _sqlite_writer.acquire(timeout=options.get("sqlite_writer_wait", SQLITE_WRITER_WAIT_SECONDS)):
             raise TimeoutError("timed out waiting for the SQLite write lock")
         conn.info["spectra_writer"] = True
     try:
@@ -190,11 +191,14 @@ def session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(read_only: bool = False) -> Iterator[Session]:
-    """A unit of work outside a request (jobs, CLI): commit on success, roll back on error."""
+def session_scope(read_only: bool = False, writer_wait: float | None = None) -> Iterator[Session]:
+    """A unit of work outside a request (jobs, CLI): commit on success, roll back on error.
+    `writer_wait`: how long a background writer may queue for SQLite's write lock (requests keep the default)."""
     session = session_factory()()
     if read_only:
         session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    elif writer_wait is not None:
+        session.connection(execution_options={"sqlite_writer_wait": writer_wait})
     try:
         yield session
         session.commit()

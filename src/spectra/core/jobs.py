@@ -36,6 +36,8 @@ JOB_RUNS = Counter("spectra_job_runs_total", "Job runs", ["job", "status"])
 JOB_SECONDS = Histogram("spectra_job_seconds", "Job run time", ["job"])
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# Jobs may queue longer than requests for SQLite's single write lock: at start-up every job is due at once.
+JOB_WRITER_WAIT_SECONDS = 600.0
 LEASE_NAME = "scheduler"
 ADVISORY_LOCK_KEY = 0x5EC7A  # any constant shared by every Spectra process
 
@@ -96,7 +98,7 @@ def run_job(
     spec = get_job(name)
     now = now or clock.now()
     try:
-        with session_scope() as session:
+        with session_scope(writer_wait=JOB_WRITER_WAIT_SECONDS) as session:
             run = JobRun(job_name=name, period_start=period_start, trigger=trigger, status="running", runner=runner)
             session.add(run)
             session.flush()
@@ -106,13 +108,13 @@ def run_job(
     status, error, result = "succeeded", None, None
     with JOB_SECONDS.labels(job=name).time():
         try:
-            with session_scope() as session:
+            with session_scope(writer_wait=JOB_WRITER_WAIT_SECONDS) as session:
                 result = spec.func(session, now)
         except Exception as exc:
             status, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
             log.error("job %s failed: %s", name, error, exc_info=True)
     JOB_RUNS.labels(job=name, status=status).inc()
-    with session_scope() as session:
+    with session_scope(writer_wait=JOB_WRITER_WAIT_SECONDS) as session:
         finished = session.get(JobRun, run_id)
         assert finished is not None
         finished.status, finished.error, finished.result = status, error, result
@@ -225,7 +227,11 @@ class JobScheduler:
         if self._last_slots.get(name) == slot:
             return
         self._last_slots[name] = slot
-        run_job(name, "schedule", slot, now, runner=self.runner_id)
+        try:
+            run_job(name, "schedule", slot, now, runner=self.runner_id)
+        except Exception as exc:  # the run could not even be recorded (database away): try again next check
+            log.warning("job %s could not start: %s", name, exc)
+            self._last_slots.pop(name, None)
 
 
 @job("platform.cleanup", timedelta(hours=1), "Expire idempotency keys and prune the event log")
