@@ -67,16 +67,22 @@ def all_pools(session: Session) -> list[Pool]:
     return list(session.scalars(select(Pool)))
 
 
-def existing_import_times(session: Session, pool_id: str, start: datetime, end: datetime) -> set[datetime]:
-    rows = session.scalars(
-        select(SpotPriceSnapshot.observed_at).where(
-            SpotPriceSnapshot.pool_id == pool_id,
-            SpotPriceSnapshot.source != "agent",
-            SpotPriceSnapshot.observed_at >= start,
-            SpotPriceSnapshot.observed_at <= end,
+def existing_import_times(
+    session: Session, pool_ids: Sequence[str], start: datetime, end: datetime
+) -> set[tuple[str, datetime]]:
+    """(pool id, time) of the imported rows those pools already have between start and end."""
+    out: set[tuple[str, datetime]] = set()
+    for first in range(0, len(pool_ids), CHUNK):
+        rows = session.execute(
+            select(SpotPriceSnapshot.pool_id, SpotPriceSnapshot.observed_at).where(
+                SpotPriceSnapshot.pool_id.in_(list(pool_ids[first : first + CHUNK])),
+                SpotPriceSnapshot.source != "agent",
+                SpotPriceSnapshot.observed_at >= start,
+                SpotPriceSnapshot.observed_at <= end,
+            )
         )
-    )
-    return set(rows)
+        out.update((pool_id, observed_at) for pool_id, observed_at in rows)
+    return out
 
 
 def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -92,40 +98,6 @@ def staged_since(session: Session, received_after: datetime | None) -> list[tupl
     if received_after is not None:
         stmt = stmt.where(SpotPriceSnapshot.received_at > received_after)
     return [(row[0], row[1], row[2]) for row in session.execute(stmt)]
-
-
-def staging_rows(session: Session, pool_id: str, start: datetime, end: datetime) -> list[SpotPriceSnapshot]:
-    return list(
-        session.scalars(
-            select(SpotPriceSnapshot)
-            .where(
-                SpotPriceSnapshot.pool_id == pool_id,
-                SpotPriceSnapshot.observed_at >= start,
-                SpotPriceSnapshot.observed_at <= end,
-            )
-            .order_by(SpotPriceSnapshot.observed_at)
-        )
-    )
-
-
-def consolidated_rows(session: Session, pool_id: str, start: datetime, end: datetime) -> list[PricingConsolidated]:
-    return list(
-        session.scalars(
-            select(PricingConsolidated)
-            .where(
-                PricingConsolidated.pool_id == pool_id,
-                PricingConsolidated.bucket_start >= start,
-                PricingConsolidated.bucket_start <= end,
-            )
-            .order_by(PricingConsolidated.bucket_start)
-        )
-    )
-
-
-def delete_tier(session: Session, model: Any, pool_id: str, start: datetime, end: datetime) -> None:
-    session.execute(
-        delete(model).where(model.pool_id == pool_id, model.bucket_start >= start, model.bucket_start <= end)
-    )
 
 
 def latest_canonical(session: Session, pool_ids: Sequence[str], at: datetime) -> dict[str, PricingCanonical]:
@@ -203,4 +175,44 @@ def on_demand_for(session: Session, region: str, os: str, instance_type: str) ->
         select(OnDemandPrice).where(
             OnDemandPrice.region == region, OnDemandPrice.os == os, OnDemandPrice.instance_type == instance_type
         )
+    )
+
+
+def staging_rows_many(
+    session: Session, pool_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[SpotPriceSnapshot]]:
+    out: dict[str, list[SpotPriceSnapshot]] = {}
+    for row in session.scalars(
+        select(SpotPriceSnapshot)
+        .where(
+            SpotPriceSnapshot.pool_id.in_(list(pool_ids)),
+            SpotPriceSnapshot.observed_at >= start,
+            SpotPriceSnapshot.observed_at <= end,
+        )
+        .order_by(SpotPriceSnapshot.pool_id, SpotPriceSnapshot.observed_at)
+    ):
+        out.setdefault(row.pool_id, []).append(row)
+    return out
+
+
+def consolidated_many(
+    session: Session, pool_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, list[PricingConsolidated]]:
+    out: dict[str, list[PricingConsolidated]] = {}
+    for row in session.scalars(
+        select(PricingConsolidated)
+        .where(
+            PricingConsolidated.pool_id.in_(list(pool_ids)),
+            PricingConsolidated.bucket_start >= start,
+            PricingConsolidated.bucket_start <= end,
+        )
+        .order_by(PricingConsolidated.pool_id, PricingConsolidated.bucket_start)
+    ):
+        out.setdefault(row.pool_id, []).append(row)
+    return out
+
+
+def delete_tier_many(session: Session, model: Any, pool_ids: Sequence[str], start: datetime, end: datetime) -> None:
+    session.execute(
+        delete(model).where(model.pool_id.in_(list(pool_ids)), model.bucket_start >= start, model.bucket_start <= end)
     )

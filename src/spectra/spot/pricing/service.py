@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from spectra.core.db import new_id
 from spectra.core.errors import Unprocessable
 from spectra.spot.models import Pool
 from spectra.spot.pricing import repository as repo
@@ -87,23 +88,49 @@ def ensure_pools(session: Session, keys: set[PoolKey]) -> tuple[dict[PoolKey, Po
 def import_price_history(
     session: Session, records: Sequence[SpotPriceRecord], now: datetime, source: str = "import"
 ) -> ImportResult:
-    """Stage price-history rows (role IMPORT). Idempotent per (pool, timestamp)."""
+    """Stage price-history rows (role IMPORT). Idempotent per (pool, timestamp). A few queries per file, not
+    per pool: a region-wide snapshot has tens of thousands of pools."""
     result = ImportResult(rows_read=len(records))
     by_pool: dict[PoolKey, dict[datetime, float]] = defaultdict(dict)
     for record in records:
         by_pool[record.pool][record.timestamp] = record.price  # same-instant duplicates in a file: last one wins
-    pools, result.pools_created = ensure_pools(session, set(by_pool))
+    if not by_pool:
+        return result
+    known = repo.pools_by_key(session, set(by_pool))
+    new_keys = sorted(set(by_pool) - set(known))
+    new_ids = {key: new_id() for key in new_keys}
+    repo.insert_rows(
+        session,
+        Pool,
+        [
+            {
+                "id": new_ids[key],
+                "region": key.region,
+                "availability_zone": key.availability_zone,
+                "instance_type": key.instance_type,
+                "product_description": key.product_description,
+                "latest_price": by_pool[key][max(by_pool[key])],
+                "latest_price_at": max(by_pool[key]),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for key in new_keys
+        ],
+    )
+    result.pools_created = len(new_keys)
+    earliest = min(min(prices) for prices in by_pool.values())
+    latest = max(max(prices) for prices in by_pool.values())
+    existing = repo.existing_import_times(session, [pool.id for pool in known.values()], earliest, latest)
     rows = []
     for key, prices in by_pool.items():
-        pool = pools[key]
-        existing = repo.existing_import_times(session, pool.id, min(prices), max(prices))
+        pool_id = known[key].id if key in known else new_ids[key]
         for observed_at, price in sorted(prices.items()):
-            if observed_at in existing:
+            if (pool_id, observed_at) in existing:
                 result.duplicates_skipped += 1
                 continue
             rows.append(
                 {
-                    "pool_id": pool.id,
+                    "pool_id": pool_id,
                     "observed_at": observed_at,
                     "price": price,
                     "reporter_role": IMPORT,
@@ -111,8 +138,9 @@ def import_price_history(
                     "received_at": now,
                 }
             )
+        pool = known.get(key)
         latest_at = max(prices)
-        if pool.latest_price_at is None or latest_at >= pool.latest_price_at:
+        if pool is not None and (pool.latest_price_at is None or latest_at >= pool.latest_price_at):
             pool.latest_price, pool.latest_price_at = prices[latest_at], latest_at
     result.duplicates_skipped += len(records) - sum(len(p) for p in by_pool.values())
     repo.insert_rows(session, SpotPriceSnapshot, rows)
@@ -142,7 +170,7 @@ def import_spot_advisor(session: Session, advisor: AdvisorData, now: datetime) -
             for name, value in values.items():
                 setattr(row, name, value)
             updated += 1
-    repo.insert_rows(session, SpotAdvisorEntry, [{"id": _new_id(), **r} for r in new_rows])
+    repo.insert_rows(session, SpotAdvisorEntry, [{"id": new_id(), **r} for r in new_rows])
     pools_updated = 0
     for pool in repo.all_pools(session):
         found = advisor.lookup(pool.region, pool.instance_type, repo.pool_key(pool).os)
@@ -167,7 +195,7 @@ def import_on_demand(
         if row is None:
             new_rows.append(
                 {
-                    "id": _new_id(),
+                    "id": new_id(),
                     "region": region,
                     "os": os_name,
                     "instance_type": instance_type,
@@ -190,12 +218,6 @@ def import_on_demand(
     return {"prices_created": len(new_rows), "prices_updated": updated, "pools_updated": pools_updated}
 
 
-def _new_id() -> str:
-    from spectra.core.db import new_id
-
-    return new_id()
-
-
 # --------------------------------------------------------------------------- consolidation
 
 
@@ -212,13 +234,6 @@ def fill_reference(session: Session, pool: Pool) -> None:
             pool.interruption_bucket, pool.savings_pct = entry.bucket, entry.savings_pct
 
 
-def interruption_of(session: Session, pool: Pool) -> InterruptionInfo:
-    entry = repo.advisor_for(session, pool.region, repo.pool_key(pool).os, pool.instance_type)
-    if entry is not None:
-        return InterruptionInfo(entry.bucket, entry.probability)
-    return InterruptionInfo(pool.interruption_bucket, None)
-
-
 def run_consolidation(session: Session, now: datetime, trigger: str = "schedule") -> ConsolidationJob:
     """One consolidation run over everything staged since the last successful run; recorded as a job row."""
     started = time.perf_counter()
@@ -230,7 +245,7 @@ def run_consolidation(session: Session, now: datetime, trigger: str = "schedule"
     session.flush()
     try:
         with session.begin_nested():
-            _consolidate_into(session, job, previous.started_at if previous else None, now)
+            _consolidate_into(session, job, previous.started_at if previous else None)
         job.status = "succeeded"
     except Exception as exc:  # the job row records the failure; the caller's transaction stays usable
         job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
@@ -240,31 +255,52 @@ def run_consolidation(session: Session, now: datetime, trigger: str = "schedule"
     return job
 
 
-def _consolidate_into(session: Session, job: ConsolidationJob, received_after: datetime | None, now: datetime) -> None:
-    touched = repo.staged_since(session, received_after)
+POOLS_PER_BATCH = 200
+
+
+def _consolidate_into(session: Session, job: ConsolidationJob, received_after: datetime | None) -> None:
+    """Pools are processed in batches with a handful of queries each (a region-wide snapshot has tens of
+    thousands of pools). Pools are batched by their earliest new row, and a batch is recomputed over the union
+    of its pools' spans, which is as correct as each pool's own span, only wider."""
+    touched = sorted(repo.staged_since(session, received_after), key=lambda t: (t[1], t[0]))
+    advisor = repo.advisor_entries(session)
+    on_demand = repo.on_demand_prices(session)
+    pools = repo.pools_by_id(session, [pool_id for pool_id, _, _ in touched])
     totals: dict[str, int] = defaultdict(int)
     window_start: datetime | None = None
     window_end: datetime | None = None
-    pools = repo.pools_by_id(session, [pool_id for pool_id, _, _ in touched])
-    for pool_id, earliest, latest in sorted(touched):
-        pool = pools[pool_id]
-        fill_reference(session, pool)
+    for first in range(0, len(touched), POOLS_PER_BATCH):
+        batch = touched[first : first + POOLS_PER_BATCH]
+        ids = [pool_id for pool_id, _, _ in batch]
         # New rows change the buckets around them up to one maximum gap away on either side.
-        span_start = bucket_of(earliest - CONTEXT, BUCKET)
-        span_end = latest + CONTEXT
-        staged = repo.staging_rows(session, pool_id, span_start - MAX_GAP, span_end + MAX_GAP)
-        result = consolidate(
-            (StagingReport(pool_id, r.observed_at, r.price, r.reporter_role, r.agent_id) for r in staged),
-            bucket=BUCKET,
-            max_gap=MAX_GAP,
-        )
-        result.points = [p for p in result.points if span_start <= p.bucket_start <= span_end]
-        result.interpolated = sum(1 for p in result.points if p.interpolated)
-        repo.delete_tier(session, PricingConsolidated, pool_id, span_start, span_end)
-        repo.insert_rows(
-            session,
-            PricingConsolidated,
-            [
+        span_start = bucket_of(min(t[1] for t in batch) - CONTEXT, BUCKET)
+        span_end = max(t[2] for t in batch) + CONTEXT
+        staged = repo.staging_rows_many(session, ids, span_start - MAX_GAP, span_end + MAX_GAP)
+        before = repo.consolidated_many(session, ids, span_start - VOLATILITY_WINDOW, span_start - BUCKET)
+        repo.delete_tier_many(session, PricingConsolidated, ids, span_start, span_end)
+        repo.delete_tier_many(session, PricingCanonical, ids, span_start, span_end)
+        consolidated_rows: list[dict[str, object]] = []
+        canonical_rows: list[dict[str, object]] = []
+        for pool_id in ids:
+            pool = pools[pool_id]
+            key = repo.pool_key(pool)
+            entry = advisor.get((pool.region, key.os, pool.instance_type))
+            listed = on_demand.get((pool.region, key.os, pool.instance_type))
+            if pool.on_demand_price is None and listed is not None:
+                pool.on_demand_price = listed.price
+            if pool.interruption_bucket is None and entry is not None:
+                pool.interruption_bucket, pool.savings_pct = entry.bucket, entry.savings_pct
+            result = consolidate(
+                (
+                    StagingReport(pool_id, r.observed_at, r.price, r.reporter_role, r.agent_id)
+                    for r in staged.get(pool_id, [])
+                ),
+                bucket=BUCKET,
+                max_gap=MAX_GAP,
+            )
+            result.points = [p for p in result.points if span_start <= p.bucket_start <= span_end]
+            result.interpolated = sum(1 for p in result.points if p.interpolated)
+            consolidated_rows.extend(
                 {
                     "pool_id": pool_id,
                     "bucket_start": p.bucket_start,
@@ -275,26 +311,26 @@ def _consolidate_into(session: Session, job: ConsolidationJob, received_after: d
                     "job_id": job.id,
                 }
                 for p in result.points
-            ],
-        )
-        # Canonical features need the trailing window before the span for their volatility.
-        history = repo.consolidated_rows(session, pool_id, span_start - VOLATILITY_WINDOW, span_end)
-        features = canonical_features(
-            [
+            )
+            # Canonical features need the trailing window before the span for their volatility.
+            history = [
                 ConsolidatedPoint(pool_id, r.bucket_start, r.price, r.source_role, r.report_count, r.interpolated)
-                for r in history
-            ],
-            {pool_id: interruption_of(session, pool)},
-            {pool_id: pool.on_demand_price} if pool.on_demand_price else {},
-            window=VOLATILITY_WINDOW,
-            bucket=BUCKET,
-        )
-        fresh = [f for f in features if f.bucket_start >= span_start]
-        repo.delete_tier(session, PricingCanonical, pool_id, span_start, span_end)
-        repo.insert_rows(
-            session,
-            PricingCanonical,
-            [
+                for r in before.get(pool_id, [])
+            ]
+            info = (
+                InterruptionInfo(entry.bucket, entry.probability)
+                if entry
+                else InterruptionInfo(pool.interruption_bucket, None)
+            )
+            features = canonical_features(
+                history + result.points,
+                {pool_id: info},
+                {pool_id: pool.on_demand_price} if pool.on_demand_price else {},
+                window=VOLATILITY_WINDOW,
+                bucket=BUCKET,
+            )
+            fresh = [f for f in features if f.bucket_start >= span_start]
+            canonical_rows.extend(
                 {
                     "pool_id": pool_id,
                     "bucket_start": f.bucket_start,
@@ -308,13 +344,15 @@ def _consolidate_into(session: Session, job: ConsolidationJob, received_after: d
                     "interpolated": f.interpolated,
                 }
                 for f in fresh
-            ],
-        )
-        for name, value in result.stats().items():
-            totals[name] += value
-        totals["canonical"] += len(fresh)
+            )
+            for name, value in result.stats().items():
+                totals[name] += value
+            totals["canonical"] += len(fresh)
+        repo.insert_rows(session, PricingConsolidated, consolidated_rows)
+        repo.insert_rows(session, PricingCanonical, canonical_rows)
         window_start = span_start if window_start is None else min(window_start, span_start)
-        window_end = latest if window_end is None else max(window_end, latest)
+        batch_latest = max(t[2] for t in batch)
+        window_end = batch_latest if window_end is None else max(window_end, batch_latest)
     job.pools = len(touched)
     job.rows_staged = totals["reports_in"]
     job.duplicates_dropped = totals["duplicates_dropped"]
