@@ -25,7 +25,10 @@ def plan(data: Path, out: Path) -> dict[str, list[str]]:
         glob.glob(str(ci / "lets_wait_awhile_2020" / "*_ci.csv"))
     )
     spot = data / "aws_spot"
-    prices = sorted(glob.glob(str(spot / "spot_price_history" / "*")))
+    # A multi-week single-type CSV trace first (the all-types TSV snapshot covers only a few hours).
+    prices = sorted(glob.glob(str(spot / "spot_price_history" / "*.csv"))) + sorted(
+        glob.glob(str(spot / "spot_price_history" / "*.tsv"))
+    )
     advisor = sorted(glob.glob(str(spot / "spot_advisor" / "*.json")))
     nab = data / "nab"
     runs = {
@@ -48,6 +51,13 @@ def plan(data: Path, out: Path) -> dict[str, list[str]]:
         "ingest": ["bench/ingest.py", "--out", str(out)],
         "spot_strategy": [
             "bench/spot_strategy.py",
+            "--out",
+            str(out),
+            *(["--prices", prices[0]] if prices else []),
+            *(["--advisor", advisor[-1]] if advisor else []),
+        ],
+        "spot_strategy_offline": [
+            "bench/spot_strategy_offline.py",
             "--out",
             str(out),
             *(["--prices", prices[0]] if prices else []),
