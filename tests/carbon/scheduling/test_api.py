@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -283,3 +284,89 @@ def test_an_import_replans_waiting_jobs(client: TestClient, db: Session, grid: N
     tasks.replan_after_import(event)  # what the subscriber runs after the import commits
     job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
     assert at(job["recommendation"]["start"]) == datetime(2023, 3, 1, 12, tzinfo=UTC)
+
+
+def _step(db: Session, now: datetime) -> dict[str, Any]:
+    summary = refresh_scheduled_jobs(db, now)
+    assert summary is not None
+    return summary
+
+
+def _auto_policy(db: Session, client_id: str, **kw: object) -> None:
+    from spectra.carbon.automation import service as automation_service
+    from spectra.carbon.automation.schemas import PolicyUpdate
+
+    values: dict[str, object] = {"mode": "apply", "auto_schedule": True} | kw
+    automation_service.put_policy(db, client_id, PolicyUpdate(**values))
+    db.flush()
+
+
+def test_auto_schedule_commits_the_job_to_its_window_through_the_tick(
+    client: TestClient, db: Session, grid: None, admin_headers: dict[str, str]
+) -> None:
+    tenant = make_tenant(db)
+    _auto_policy(db, tenant.client.id)
+    job_id = submit(client, tenant.headers)["id"]
+    summary = _step(db, NOW)
+    assert summary["auto_scheduled"] == {"committed": 1, "held": 0}
+    job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
+    assert job["status"] == "scheduled"
+    assert job["recommendation"]["committed"]["origin"] == "automatic"
+    committed_start = job["recommendation"]["start"]
+    assert at(committed_start) == datetime(2023, 3, 2, 3, tzinfo=UTC)
+    actions = client.get("/api/optimizer/actions?kind=schedule", headers=tenant.headers)
+    assert actions.status_code == 200, actions.text
+    assert [a["origin"] for a in actions.json()] == ["automatic"]
+    # A committed job is not re-planned, and starts at its committed time.
+    refresh_scheduled_jobs(db, NOW + timedelta(hours=3))
+    job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
+    assert job["recommendation"]["start"] == committed_start
+    window = datetime(2023, 3, 2, 3, tzinfo=UTC)
+    refresh_scheduled_jobs(db, window)
+    assert client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()["status"] == "running"
+
+
+def test_recommend_only_and_the_budget_leave_jobs_with_a_recommendation(
+    client: TestClient, db: Session, grid: None
+) -> None:
+    tenant = make_tenant(db)
+    _auto_policy(db, tenant.client.id, mode="recommend")
+    job_id = submit(client, tenant.headers)["id"]
+    assert _step(db, NOW)["auto_scheduled"] == {"committed": 0, "held": 1}
+    job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
+    assert job["recommendation"]["committed"] is None
+    assert job["recommendation"]["auto_schedule"]["held_back"] == "recommend-only mode"
+
+    other = make_tenant(db)
+    _auto_policy(db, other.client.id, daily_change_budget=1)
+    first, second = submit(client, other.headers)["id"], submit(client, other.headers, name="second")["id"]
+    assert _step(db, NOW)["auto_scheduled"]["committed"] == 1
+    jobs = {j: client.get(f"/api/scheduler/jobs/{j}", headers=other.headers).json() for j in (first, second)}
+    held = [j for j in jobs.values() if j["recommendation"]["committed"] is None]
+    assert len(held) == 1
+    assert "budget" in held[0]["recommendation"]["auto_schedule"]["held_back"]
+
+
+def test_without_auto_schedule_jobs_only_follow_the_recommendation(client: TestClient, db: Session, grid: None) -> None:
+    tenant = make_tenant(db)
+    _auto_policy(db, tenant.client.id, auto_schedule=False)
+    job_id = submit(client, tenant.headers)["id"]
+    assert _step(db, NOW)["auto_scheduled"] == {"committed": 0, "held": 0}
+    job = client.get(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers).json()
+    assert job["recommendation"]["committed"] is None
+    assert client.get("/api/optimizer/actions?kind=schedule", headers=tenant.headers).json() == []
+
+
+def test_manual_schedule_commits_through_the_same_path(client: TestClient, db: Session, grid: None) -> None:
+    tenant = make_tenant(db)
+    job_id = submit(client, tenant.headers)["id"]
+    response = client.post(f"/api/scheduler/jobs/{job_id}/schedule", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["recommendation"]["committed"]["origin"] == "manual"
+    assert [a["origin"] for a in client.get("/api/optimizer/actions?kind=schedule", headers=tenant.headers).json()] == [
+        "manual"
+    ]
+    client.delete(f"/api/scheduler/jobs/{job_id}", headers=tenant.headers)
+    again = client.post(f"/api/scheduler/jobs/{job_id}/schedule", headers=tenant.headers)
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")

@@ -81,6 +81,16 @@ def auto_schedule_enabled(session: Session, client_id: str) -> bool:
     return policy is not None and policy.mode == "apply" and policy.auto_schedule
 
 
+def schedule_gate(session: Session, client_id: str, now: datetime) -> Gate | None:
+    """For the scheduler: None when the client never asked for automatic scheduling (mode off or
+    `auto_schedule` off); otherwise whether the guard-rails let it commit a job now, and why."""
+    policy = repository.policy_for(session, client_id)
+    if policy is None or policy.mode == "off" or not policy.auto_schedule:
+        return None
+    used = actions.automatic_changes_since(session, client_id, day_start(now))
+    return gate(policy.mode, parse_window(policy.maintenance_window), used, policy.daily_change_budget, now)
+
+
 class _Run:
     def __init__(self, session: Session, policy: AutomationPolicy, now: datetime) -> None:
         self.session, self.policy, self.now = session, policy, now

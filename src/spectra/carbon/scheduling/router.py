@@ -56,6 +56,12 @@ def cancel_job(job_id: str, caller: CallerDep, session: SessionDep) -> JobOut:
     return JobOut.model_validate(service.cancel_job(session, caller, job_id, clock.now()))
 
 
+@router.post("/jobs/{job_id}/schedule", response_model=JobOut)
+def schedule_job(job_id: str, caller: CallerDep, session: SessionDep) -> JobOut:
+    """Accept the recommendation: commit the job to the recommended window (it is no longer re-planned)."""
+    return JobOut.model_validate(service.schedule_job(session, caller, job_id, clock.now()))
+
+
 @router.post("/jobs/{job_id}/run-now", response_model=JobOut)
 def run_now(job_id: str, caller: CallerDep, session: SessionDep) -> JobOut:
     """Start the job at once instead of at the recommended time; says what that costs."""

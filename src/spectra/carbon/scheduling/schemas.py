@@ -76,6 +76,10 @@ class RecommendationOut(BaseModel):
     forecast_method: str | None = None
     regions: list[RegionOptionOut] = []
     computed_at: datetime | None = None
+    # Set once the job is committed to this window (by hand or by the automation policy): {at, origin, reason}.
+    committed: dict[str, Any] | None = None
+    # Set when the automation policy would commit it but a guard-rail holds it back: {held_back}.
+    auto_schedule: dict[str, Any] | None = None
 
 
 class JobOut(BaseModel):

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from spectra.carbon.actions import service as actions_service
+from spectra.carbon.automation import service as automation_service
 from spectra.carbon.emissions.coefficients import instance_coefficients, it_power_w
 from spectra.carbon.intensity import service as intensity_service
 from spectra.carbon.intensity.forecast import MAX_HORIZON
@@ -344,6 +346,16 @@ def advance(session: Session, job: ScheduledJob, now: datetime, cache: ForecastC
                 job.finished_at = end
                 _set_status(session, job, "done", now)
             return
+        if job.status in ("pending", "scheduled") and _committed(job):
+            # Committed to a window: keep it (no re-plan) and start when it comes.
+            start = job.recommendation.get("start")
+            if start and datetime.fromisoformat(start) <= now:
+                job.run_region = job.recommendation.get("region")
+                job.started_at = now
+                _set_status(session, job, "running", now)
+            elif _utc(job.deadline) < now + timedelta(minutes=_remaining_minutes(job)):
+                _set_status(session, job, "missed", now)
+            return
         if job.status in ("pending", "scheduled"):
             # Re-plan first: a job starts when the plan made now says "now", so a late tick never
             # back-dates a start, and a job that can no longer fit is marked missed.
@@ -354,8 +366,29 @@ def advance(session: Session, job: ScheduledJob, now: datetime, cache: ForecastC
                 job.started_at = now
                 _set_status(session, job, "running", now)
         return
-    if job.status in ("pending", "scheduled", "running"):
+    if job.status in ("pending", "scheduled", "running") and not _committed(job):
         recompute(session, job, now, cache)
+
+
+def _committed(job: ScheduledJob) -> bool:
+    return bool(job.recommendation.get("committed"))
+
+
+def _auto_schedule(session: Session, job: ScheduledJob, now: datetime) -> str | None:
+    """Commit a waiting job to its recommended window when the client's automation policy says so.
+
+    Returns "committed", "held" (the guard-rails hold it back; it keeps only its recommendation and
+    is tried again next step) or None (the client does not auto-schedule)."""
+    if job.status != "scheduled" or _committed(job) or job.recommendation.get("status") != "planned":
+        return None
+    decision = automation_service.schedule_gate(session, job.client_id, now)
+    if decision is None:
+        return None
+    if not decision.apply:
+        job.recommendation = {**job.recommendation, "auto_schedule": {"held_back": decision.reason}}
+        return "held"
+    commit(session, job, now, origin="automatic", reason=decision.reason)
+    return "committed"
 
 
 def tick(session: Session, now: datetime) -> dict[str, Any]:
@@ -363,12 +396,22 @@ def tick(session: Session, now: datetime) -> dict[str, Any]:
     cache = ForecastCache(session, now)
     before: dict[str, int] = {}
     after: dict[str, int] = {}
+    auto = {"committed": 0, "held": 0}
     for job in repository.active_jobs(session):
         before[job.status] = before.get(job.status, 0) + 1
         advance(session, job, now, cache)
+        outcome = _auto_schedule(session, job, now)
+        if outcome:
+            auto[outcome] += 1
         after[job.status] = after.get(job.status, 0) + 1
     session.flush()
-    return {"jobs": sum(before.values()), "before": before, "after": after, "zones_forecast": cache.zones}
+    return {
+        "jobs": sum(before.values()),
+        "before": before,
+        "after": after,
+        "zones_forecast": cache.zones,
+        "auto_scheduled": auto,
+    }
 
 
 # --------------------------------------------------------------------------- API operations
@@ -494,6 +537,43 @@ def cancel_job(session: Session, caller: Caller, job_id: str, now: datetime) -> 
     publish(session, "carbon.scheduler.job_cancelled", {"job_id": job.id, "name": job.name}, job.client_id)
     session.flush()
     return job
+
+
+def commit(session: Session, job: ScheduledJob, now: datetime, *, origin: str, reason: str) -> ScheduledJob:
+    """Commit the job to its current recommendation: it is no longer re-planned and starts at that time.
+
+    People do it through `schedule_job`, the automation policy through the periodic step; both get
+    the same audit row and an optimisation action of kind `schedule` (automatic ones count against
+    the daily change budget)."""
+    if job.status not in ("pending", "scheduled") or job.recommendation.get("status") != "planned":
+        raise Conflict("only a job with a feasible plan can be scheduled", code="job_not_schedulable")
+    pre = _snapshot(job)
+    rec = job.recommendation
+    job.recommendation = {**{k: v for k, v in rec.items() if k != "auto_schedule"},
+                          "committed": {"at": _iso(now), "origin": origin, "reason": reason}}  # fmt: skip
+    job.status = "scheduled"
+    saved = max(0.0, float(rec.get("baseline_co2e_kg") or 0) - float(rec.get("expected_co2e_kg") or 0))
+    hours = max(job.duration_minutes / 60.0, 1 / 60)
+    actions_service.record_action(
+        session, client_id=job.client_id, kind="schedule", origin=origin, request_id=f"{origin}:schedule:{job.id}",
+        entity_type="scheduled_job", entity_id=job.id, summary=f"run {job.name} in {rec.get('region')} from "
+        f"{rec.get('start')}", co2e_kg_per_hour=saved / hours, details={"start": rec.get("start"), "reason": reason},
+    )  # fmt: skip
+    post = {**_snapshot(job), "start": rec.get("start"), "region": rec.get("region"), "origin": origin}
+    record_audit(session, "scheduled_job.schedule", "scheduled_job", job.id, pre, post)
+    publish(session, "carbon.scheduler.job_scheduled",
+            {"job_id": job.id, "name": job.name, "start": rec.get("start"), "region": rec.get("region"),
+             "origin": origin}, job.client_id)  # fmt: skip
+    session.flush()
+    return job
+
+
+def schedule_job(session: Session, caller: Caller, job_id: str, now: datetime) -> ScheduledJob:
+    """Accept the recommendation by hand: commit the job to the recommended window."""
+    job = get_job(session, caller, job_id)
+    if not _committed(job):
+        recompute(session, job, now)
+    return commit(session, job, now, origin="manual", reason="accepted by request")
 
 
 def run_now(session: Session, caller: Caller, job_id: str, now: datetime) -> ScheduledJob:
