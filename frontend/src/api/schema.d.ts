@@ -2615,6 +2615,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/scheduler/jobs/{job_id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Schedule Job
+         * @description Accept the recommendation: commit the job to the recommended window (it is no longer re-planned).
+         */
+        post: operations["schedule_job_api_scheduler_jobs__job_id__schedule_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings": {
         parameters: {
             query?: never;
@@ -6376,12 +6396,20 @@ export interface components {
          *     running the remaining work from the earliest start (now, if later) in the home region.
          */
         spectra__carbon__scheduling__schemas__RecommendationOut: {
+            /** Auto Schedule */
+            auto_schedule?: {
+                [key: string]: unknown;
+            } | null;
             /** Baseline Co2E Kg */
             baseline_co2e_kg?: number | null;
             /** Baseline Region */
             baseline_region?: string | null;
             /** Co2E Std Kg */
             co2e_std_kg?: number | null;
+            /** Committed */
+            committed?: {
+                [key: string]: unknown;
+            } | null;
             /** Computed At */
             computed_at?: string | null;
             /** End */
@@ -16961,6 +16989,78 @@ export interface operations {
         };
     };
     run_now_api_scheduler_jobs__job_id__run_now_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["spectra__carbon__scheduling__schemas__JobOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    schedule_job_api_scheduler_jobs__job_id__schedule_post: {
         parameters: {
             query?: never;
             header?: never;
