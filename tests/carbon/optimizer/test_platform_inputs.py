@@ -111,3 +111,38 @@ def test_intensity_outlook_and_measured_utilisation(db: Session) -> None:
     series = inputs.cpu_series(db, instance.id, now - timedelta(hours=1), now + timedelta(minutes=5))
     assert series.step_hours == pytest.approx(5 / 60) and series.values.size == 13
     assert series.values[-1] == 10.0 and np.isfinite(series.values).sum() == 13
+
+
+def test_one_forecast_per_zone_and_hour(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ranking asks every region's outlook and automation ranks each instance: the forecast is fitted once."""
+    from datetime import timedelta
+
+    from spectra.carbon.intensity import service as intensity_service
+    from spectra.carbon.intensity.parsing import IntensityRecord
+    from spectra.carbon.optimizer.platform_inputs import PlatformInputs
+    from spectra.core.clock import clock
+
+    now = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    clock.set_override(now)
+    hours = [now - timedelta(hours=h) for h in range(1, 24 * 20 + 1)]
+    intensity_service.store_records(db, [("se.csv", [IntensityRecord("SE", h, 50.0 + h.hour) for h in hours])])
+    calls: list[tuple[str, int]] = []
+    real = intensity_service.forecast_zone
+
+    def counting(session: Session, zone: str, horizon: int, at: datetime | None = None) -> dict:
+        calls.append((zone, horizon))
+        return real(session, zone, horizon, at)
+
+    monkeypatch.setattr(intensity_service, "forecast_zone", counting)
+    inputs = PlatformInputs()
+    first = inputs.intensity(db, "SE", now, now + timedelta(hours=24))
+    again = inputs.intensity(db, "SE", now + timedelta(hours=2), now + timedelta(hours=20))
+    assert first is not None and again is not None and calls == [("SE", 24)]
+    longer = inputs.intensity(db, "SE", now, now + timedelta(hours=48))  # needs more hours: fitted again
+    assert longer is not None and longer.hours == 48 and calls == [("SE", 24), ("SE", 48)]
+    assert inputs.intensity(db, "NOWHERE", now, now + timedelta(hours=5)) is None
+    assert inputs.intensity(db, "NOWHERE", now, now + timedelta(hours=5)) is None
+    assert calls.count(("NOWHERE", 5)) == 1  # a zone without history is not asked twice either
+    clock.set_override(now + timedelta(hours=1))
+    assert inputs.intensity(db, "SE", now + timedelta(hours=1), now + timedelta(hours=3)) is not None
+    assert calls[-1] == ("SE", 2)  # a new hour: the forecast is made again from what is stored by then

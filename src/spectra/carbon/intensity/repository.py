@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from spectra.carbon.intensity.models import CarbonIntensityHour
 
-UPSERT_BATCH = 2000  # rows per statement: 13 parameters each stays under PostgreSQL's 65,535 limit
+UPSERT_BATCH = 5000  # parameter sets per execute (bounds the memory of one call)
 UPDATED_COLUMNS = (
     "direct_g_per_kwh",
     "lifecycle_g_per_kwh",
@@ -28,15 +28,21 @@ UPDATED_COLUMNS = (
 
 
 def upsert_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or replace (zone, hour) rows."""
+    """Insert or replace (zone, hour) rows.
+
+    One statement executed with many parameter sets: SQLAlchemy batches it into multi-row VALUES itself
+    ("insertmanyvalues") and compiles it once, where building a literal VALUES list per batch spent most of a
+    large import compiling SQL."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CarbonIntensityHour)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["zone", "hour"], set_={c: stmt.excluded[c] for c in UPDATED_COLUMNS}
+    )
     for start in range(0, len(rows), UPSERT_BATCH):
-        stmt = insert(CarbonIntensityHour).values(list(rows[start : start + UPSERT_BATCH]))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["zone", "hour"], set_={c: stmt.excluded[c] for c in UPDATED_COLUMNS}
-        )
-        session.execute(stmt)
+        session.execute(stmt, list(rows[start : start + UPSERT_BATCH]))
 
 
 def hours(session: Session, zone: str, start: datetime, end: datetime) -> list[CarbonIntensityHour]:

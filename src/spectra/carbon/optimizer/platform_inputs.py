@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -141,6 +142,9 @@ class PlatformInputs(FleetInputs):
     """Regions and instance types (fleet reference tables), intensity (stored actuals + forecast), the CCF
     power model (emissions coefficients) and measured utilisation (capacity)."""
 
+    def __init__(self) -> None:
+        self._forecasts: dict[tuple[str, datetime], dict[str, Any] | None] = {}
+
     def regions(self, session: Session) -> list[RegionInfo]:
         return [
             RegionInfo(r.code, r.name, r.provider, r.country, r.latitude, r.longitude, r.zone, r.pue) for r in REGIONS
@@ -163,10 +167,7 @@ class PlatformInputs(FleetInputs):
                 methods.append(f"{finite.size} stored hours")
         if end > first_future:
             hours = math.ceil((end - first_future) / HOUR)
-            try:
-                forecast = intensity_service.forecast_zone(session, zone, min(hours, 336), now)
-            except SpectraError:
-                forecast = None
+            forecast = self._forecast(session, zone, min(hours, 336), now)
             if forecast is not None:
                 begin = max(start, first_future)
                 points = [p for p in forecast["points"] if begin <= p["hour"] < end]
@@ -178,6 +179,21 @@ class PlatformInputs(FleetInputs):
             return None
         std = float(np.sqrt(np.mean(np.square(spread)))) if spread else None
         return IntensityOutlook(total / counted, std, " + ".join(methods), counted)
+
+    def _forecast(self, session: Session, zone: str, hours: int, now: datetime) -> dict[str, Any] | None:
+        """The zone's forecast made at ``now``, computed once per zone and hour for this object's lifetime: a
+        ranking asks for every region, and an automation run ranks each flexible instance against all of them."""
+        key = (zone, _floor_hour(now))
+        if key in self._forecasts:
+            cached = self._forecasts[key]
+            if cached is None or len(cached["points"]) >= hours:
+                return cached
+        try:
+            forecast: dict[str, Any] | None = intensity_service.forecast_zone(session, zone, hours, now)
+        except SpectraError:
+            forecast = None
+        self._forecasts[key] = forecast
+        return forecast
 
     def instance_type(self, session: Session, name: str, region: str | None) -> TypeSpec | None:
         ref = INSTANCE_TYPES_BY_NAME.get(name)

@@ -114,9 +114,15 @@ def rank(session: Session, inputs: Inputs, workload: WorkloadIn, caller: Caller)
     energy, energy_method = it_energy_kwh(inputs, spec, workload.power_kw, workload.utilisation, workload.hours)
     latencies = latencies_from(session, by_code.get(users_region) if users_region else None, regions)
 
+    providers = frozenset(p.lower() for p in workload.providers) if workload.providers else None
+    countries = frozenset(c.upper() for c in workload.countries) if workload.countries else None
     options = []
     for region in regions:
-        outlook = inputs.intensity(session, region.zone, start, end) if region.zone else None
+        # A region the constraints exclude is listed with its reason but needs no forecast.
+        wanted = (providers is None or region.provider.lower() in providers) and (
+            countries is None or (region.country or "").upper() in countries
+        )
+        outlook = inputs.intensity(session, region.zone, start, end) if region.zone and wanted else None
         price = None
         if type_name:
             priced = inputs.instance_type(session, type_name, region.code)
@@ -145,11 +151,7 @@ def rank(session: Session, inputs: Inputs, workload: WorkloadIn, caller: Caller)
             options,
             Window(workload.hours, energy, f"{workload.hours:g} h from {start:%Y-%m-%d %H:%M} UTC"),
             Weights(workload.weights.carbon, workload.weights.latency, workload.weights.cost),
-            Constraints(
-                workload.max_latency_ms,
-                frozenset(p.lower() for p in workload.providers) if workload.providers else None,
-                frozenset(c.upper() for c in workload.countries) if workload.countries else None,
-            ),
+            Constraints(workload.max_latency_ms, providers, countries),
             current_region,
         )
     except ValueError as exc:
