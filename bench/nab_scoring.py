@@ -7,7 +7,7 @@ Follows the published NAB v1.1 scorer (numenta/NAB nab/sweeper.py, nab/optimizer
   detection of a window counts, and a window with no detection costs -fnWeight;
 * a row outside every window scores S(|i - prev_right| / (prev_width - 1)) * fpWeight after a window,
   -fpWeight before the first one; every such detection counts;
-* S(x) = 2 / (1 + e^{5x}) - 1, and -1 for x > 3;
+* S(x) = 2 / (1 + e^{5x}) - 1, and -1 for x >= 3 (nab/sweeper.py; the older nab/scorer.py used x > 3);
 * one threshold is chosen for the whole corpus: the anomaly score that maximises the summed score;
 * normalised score = 100 (raw - null) / (perfect - null), perfect = windows x tpWeight, null = the best
   score of a detector that outputs a constant.
@@ -61,7 +61,7 @@ class ThresholdScore:
 
 def scaled_sigmoid(position: float) -> float:
     """NAB's S(x): +0.987 at a window's left edge (x = -1), 0 at its right edge, -1 far after it."""
-    if position > 3.0:
+    if position >= 3.0:
         return -1.0
     return 2.0 / (1.0 + math.exp(5.0 * position)) - 1.0
 
@@ -96,7 +96,7 @@ def window_labels(n_rows: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
 
 
 def sweep_rows(
-    scores: Sequence[float],
+    scores: Sequence[float] | np.ndarray,
     spans: Sequence[tuple[int, int]],
     name: str,
     profile: Profile,
@@ -193,7 +193,7 @@ def normalise(raw: float, null: float, perfect: float) -> float:
 @dataclass(frozen=True)
 class FileInput:
     name: str  # relative path, e.g. realAWSCloudwatch/x.csv
-    scores: Sequence[float]
+    scores: Sequence[float] | np.ndarray
     spans: Sequence[tuple[int, int]]
 
 
