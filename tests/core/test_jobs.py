@@ -108,3 +108,33 @@ def test_tick_advances_the_simulated_clock_and_runs_due_jobs(client, admin_heade
 def test_tick_refused_on_the_real_clock(client, admin_headers) -> None:
     response = client.post("/api/admin/tick", json={"minutes": 5}, headers=admin_headers)
     assert response.status_code == 400 and response.json()["code"] == "clock_real"
+
+
+def test_run_soon_runs_a_job_at_once_on_the_leader_only(committed) -> None:
+    """An event can make a job due before its period: the leading scheduler runs it at once, others do nothing."""
+    name = "test.hourly"
+    hourly: list[datetime] = []
+    jobs.job(name, timedelta(hours=1))(lambda session, now: hourly.append(now) or {"n": len(hourly)})
+    others = {k: v for k, v in jobs._registry.items() if k != name}
+    for k in others:
+        jobs._registry.pop(k)
+    scheduler = jobs.JobScheduler(check_seconds=0.2)
+    follower = jobs.JobScheduler(check_seconds=0.2)
+    try:
+        follower.run_soon(name)  # not started, not leading: nothing happens
+        scheduler.start()
+        deadline = time.monotonic() + 10
+        while not (scheduler.is_leader and hourly) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(hourly) == 1  # the scheduled run of this hour's period
+        scheduler.run_soon(name)
+        while len(hourly) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(hourly) == 2
+    finally:
+        scheduler.shutdown()
+        jobs._registry.pop(name, None)
+        jobs._registry.update(others)
+    with session_scope() as session:
+        triggers = sorted(r.trigger for r in session.scalars(select(JobRun).where(JobRun.job_name == name)))
+    assert triggers == ["event", "schedule"]

@@ -180,7 +180,7 @@ def send_grouped(session: Session, alerts: Sequence[Alert], names: dict[str, str
     cooldown = timedelta(minutes=settings.alert_cooldown_min)
     groups: dict[str, list[Alert]] = defaultdict(list)
     for alert in alerts:
-        resource_id = names.get(alert.resource_pk or "")
+        resource_id = names.get(alert.resource_pk or "") or alert.subject
         silence = matching_silence(session, alert, resource_id, now)
         if silence is not None:
             alert.silenced_by = silence.id

@@ -120,6 +120,8 @@ class Alert(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     last_notified_at: Mapped[datetime | None]
     silenced_by: Mapped[str | None] = mapped_column(String(32))
     deliveries: Mapped[list[Any]] = mapped_column(default=list)
+    # What an event alert is about (a team, an instance, an agent); resource alerts name their resource instead.
+    subject: Mapped[str | None] = mapped_column(String(128))
 
 
 class Silence(UUIDPrimaryKey, TimestampMixin, Base):

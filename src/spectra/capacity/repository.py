@@ -161,3 +161,9 @@ def silences(session: Session, client_id: str | None) -> Sequence[Silence]:
 
 def silence(session: Session, silence_id: str) -> Silence | None:
     return session.get(Silence, silence_id)
+
+
+def event_alerts_firing(session: Session) -> Sequence[Alert]:
+    """Alerts raised by platform events that are still firing, oldest first."""
+    stmt = select(Alert).where(Alert.kind == "event", Alert.state == "firing").order_by(Alert.fired_at)
+    return session.scalars(stmt).all()

@@ -88,7 +88,7 @@ def get_alerts(caller: CallerDep, session: SessionDep, limit: int = Query(defaul
     out = []
     for row in rows:
         item = AlertOut.model_validate(row)
-        item.resource_id = names.get(row.resource_pk or "")
+        item.resource_id = names.get(row.resource_pk or "") or row.subject
         out.append(item)
     return out
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from spectra.capacity import alerts, collectors, poll_status, repository, service
+from spectra.capacity import alerts, collectors, event_alerts, poll_status, repository, service
 from spectra.core.config import get_settings
 from spectra.core.jobs import job
 
@@ -60,3 +60,9 @@ def client_forecasts(session: Session, now: datetime) -> dict[str, Any]:
 def retention(session: Session, now: datetime) -> dict[str, Any]:
     """Delete raw points, roll-ups and forecasts past their retention (METRICS_RETENTION_*_DAYS)."""
     return service.apply_retention(session, now)
+
+
+@job(event_alerts.JOB_NAME, every=timedelta(minutes=1))
+def deliver_event_alerts(session: Session, now: datetime) -> dict[str, Any]:
+    """Send alerts raised by platform events (budgets, spot emergencies, anomalies, automation, agents)."""
+    return event_alerts.deliver(session, now)

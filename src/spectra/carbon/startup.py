@@ -1,10 +1,8 @@
-"""Carbon start-up: tell people about automatic actions on the configured channels; re-plan scheduled
-jobs when new intensity is imported."""
+"""Carbon start-up: re-plan scheduled jobs when new intensity is imported. (People hear about automation,
+anomalies and budgets through the platform's alert routing, which follows this domain's events.)"""
 
-from spectra.carbon.automation import notifications
 from spectra.carbon.scheduling import tasks as scheduling_tasks
 
 
 def startup() -> None:
-    notifications.register()
     scheduling_tasks.register()

@@ -53,7 +53,9 @@ class Event:
 
 
 Handler = Callable[[Event], None]
+InTransactionHandler = Callable[[Session, Event], None]
 _subscribers: list[tuple[str, Handler]] = []
+_in_transaction: list[tuple[str, InTransactionHandler]] = []
 
 
 def subscribe(topic_prefix: str, handler: Handler) -> None:
@@ -61,8 +63,15 @@ def subscribe(topic_prefix: str, handler: Handler) -> None:
     _subscribers.append((topic_prefix, handler))
 
 
+def on_publish(topic_prefix: str, handler: InTransactionHandler) -> None:
+    """Run `handler` inside the publishing transaction, so what it writes commits (or rolls back) with the
+    event itself: a record derived from an event can never be lost between the commit and a subscriber."""
+    _in_transaction.append((topic_prefix, handler))
+
+
 def clear_subscribers() -> None:
     _subscribers.clear()
+    _in_transaction.clear()
 
 
 class Broker:
@@ -112,8 +121,12 @@ def publish(session: Session, topic: str, payload: dict[str, Any], client_id: st
     if session.get_bind().dialect.name == "postgresql":
         # Delivered by PostgreSQL at commit to every listening worker (this one included).
         session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": str(row.id)})
+    published = Event.from_row(row)
+    for prefix, handler in list(_in_transaction):
+        if topic.startswith(prefix):
+            handler(session, published)
     pending: list[Event] = session.info.setdefault("spectra_pending_events", [])
-    pending.append(Event.from_row(row))
+    pending.append(published)
     return row
 
 

@@ -214,9 +214,25 @@ class JobScheduler:
     def _release_advisory(self) -> None:
         if self._advisory_conn is not None:
             try:
+                # The connection goes back to the pool, where a session-level lock would outlive this scheduler
+                # and keep every later scheduler of the process from leading: unlock it explicitly.
+                cur = self._advisory_conn.cursor()
+                cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+                self._advisory_conn.commit()
                 self._advisory_conn.close()
+            except Exception as exc:
+                log.warning("advisory lock release failed: %s", exc)
             finally:
                 self._advisory_conn = None
+
+    def run_soon(self, name: str) -> None:
+        """Run a job once now, besides its schedule (an event made work due). Only the leader runs jobs; a
+        request for a run already waiting replaces it, so a burst of events costs one run."""
+        if not self._leader or self._scheduler is None or not self._scheduler.running:
+            return
+        self._scheduler.add_job(
+            run_job, args=[name, "event", None, None, self.runner_id], id=f"soon:{name}", replace_existing=True
+        )
 
     def _maybe_run(self, name: str) -> None:
         if not self._leader:
@@ -244,3 +260,9 @@ def cleanup_platform_tables(session: Session, now: datetime) -> dict[str, Any]:
 
 # The scheduler running in this process, if any (health reports it).
 current_scheduler: JobScheduler | None = None
+
+
+def run_soon(name: str) -> None:
+    """Ask this process's scheduler, if it runs one and leads, to run `name` now; otherwise its schedule does."""
+    if current_scheduler is not None:
+        current_scheduler.run_soon(name)
