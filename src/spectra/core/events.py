@@ -53,7 +53,7 @@ class Event:
 
 
 Handler = Callable[[Event], None]
-InTransactionHandler = Callable[[Session, Event], None]
+InTransactionHandler = Callable[[Session, Event], object]  # its result is ignored
 _subscribers: list[tuple[str, Handler]] = []
 _in_transaction: list[tuple[str, InTransactionHandler]] = []
 

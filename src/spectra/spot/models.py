@@ -22,6 +22,7 @@ from spectra.spot.pricing.models import (
     SpotAdvisorEntry,
     SpotPriceSnapshot,
 )
+from spectra.spot.training.models import MLTrainingDataset
 
 INSTANCE_ROLES = ("PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED")
 
@@ -226,6 +227,7 @@ __all__ = [
     "EmergencyEvent",
     "MLDecision",
     "MLModel",
+    "MLTrainingDataset",
     "Notification",
     "OnDemandPrice",
     "Pool",

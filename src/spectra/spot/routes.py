@@ -42,4 +42,5 @@ routers = [
     notification_router,
     *_optional_routers("spectra.spot.pricing.routes"),
     *_optional_routers("spectra.spot.decisions.routes"),
+    *_optional_routers("spectra.spot.training.routes"),
 ]
