@@ -538,6 +538,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/ml-models/performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Decision Performance
+         * @description How logged decisions did against the prices that followed them (see the `method` field).
+         */
+        get: operations["decision_performance_api_admin_ml_models_performance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/ml-models/sessions": {
         parameters: {
             query?: never;
@@ -573,6 +593,67 @@ export interface paths {
          *     on_demand_ratio → monthly probability). It is loaded and scored on sample rows before it is stored.
          */
         post: operations["upload_model_api_admin_ml_models_upload_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-training-datasets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Datasets
+         * @description Training datasets, newest first.
+         */
+        get: operations["list_datasets_api_admin_ml_training_datasets_get"];
+        put?: never;
+        /**
+         * Create Dataset
+         * @description Export the canonical price layer of a window, with lifecycle labels, as the next version of `name`.
+         */
+        post: operations["create_dataset_api_admin_ml_training_datasets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-training-datasets/{dataset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Dataset */
+        get: operations["get_dataset_api_admin_ml_training_datasets__dataset_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/ml-training-datasets/{dataset_id}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Dataset
+         * @description The dataset file (gzip-compressed CSV); `X-Content-SHA256` is the digest recorded at export.
+         */
+        get: operations["download_dataset_api_admin_ml_training_datasets__dataset_id__download_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3626,22 +3707,117 @@ export interface components {
         CandidateOut: {
             /** Availability Zone */
             availability_zone: string | null;
+            /**
+             * Carbon Cost Per Hour
+             * @description USD/h of emissions in this pool at the policy's carbon price (null when carbon is not priced)
+             */
+            carbon_cost_per_hour: number | null;
+            /**
+             * Carbon Intensity G Per Kwh
+             * @description The region's intensity over the decision horizon
+             */
+            carbon_intensity_g_per_kwh: number | null;
             /** Expected Cost Per Hour */
             expected_cost_per_hour: number;
             /** Fleet Count */
             fleet_count: number;
             /** Hours Since Change */
             hours_since_change: number;
+            /** Instance Type */
+            instance_type: string | null;
             /** Interruption Bucket */
             interruption_bucket: number | null;
             /** Interruption Probability */
             interruption_probability: number;
             /** Pool Id */
             pool_id: string;
+            /**
+             * Power Watts
+             * @description Grid draw of one instance of the pool's type (IT power × PUE)
+             */
+            power_watts: number | null;
             /** Price */
             price: number;
             /** Volatility */
             volatility: number;
+        };
+        /**
+         * CarbonOut
+         * @description How the carbon price entered the decision.
+         */
+        CarbonOut: {
+            /**
+             * Cost Per Hour
+             * @description USD/h of emissions where the instance ends up
+             */
+            cost_per_hour: number | null;
+            /**
+             * Current Cost Per Hour
+             * @description USD/h of emissions where it is now
+             */
+            current_cost_per_hour: number | null;
+            /**
+             * Horizon Hours
+             * @description The intensity window: the hours a move is paid back over
+             */
+            horizon_hours: number;
+            /** Lookup Ms */
+            lookup_ms: number;
+            /**
+             * Notes
+             * @description Missing data, e.g. "no intensity for <zone>" (the term is 0 there)
+             */
+            notes: string[];
+            /**
+             * Power Source
+             * @enum {string}
+             */
+            power_source: "stated" | "ccf_model";
+            /**
+             * Power Watts
+             * @description Grid draw (W) per instance type
+             */
+            power_watts: {
+                [key: string]: number | null;
+            };
+            /** Price Usd Per Tonne */
+            price_usd_per_tonne: number;
+            /** Regions */
+            regions: components["schemas"]["CarbonRegionOut"][];
+            /**
+             * Utilisation
+             * @description CPU utilisation the power model is taken at (the client's default)
+             */
+            utilisation: number;
+            /**
+             * Window End
+             * Format: date-time
+             */
+            window_end: string;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
+        /** CarbonRegionOut */
+        CarbonRegionOut: {
+            /** Hours */
+            hours: number;
+            /**
+             * Intensity G Per Kwh
+             * @description Mean over the window; null when nothing is known
+             */
+            intensity_g_per_kwh: number | null;
+            /**
+             * Method
+             * @description "stored", the forecast method, or "stored+<method>"
+             */
+            method: string | null;
+            /** Region */
+            region: string;
+            /** Zone */
+            zone: string | null;
         };
         /** CleanupReport */
         CleanupReport: {
@@ -3937,6 +4113,108 @@ export interface components {
             /** Top Emitters */
             top_emitters: components["schemas"]["Emitter"][];
         };
+        /** DatasetColumn */
+        DatasetColumn: {
+            /** Name */
+            name: string;
+            /**
+             * Role
+             * @description id, risk_feature (a risk model's inputs, in this order), feature or label
+             */
+            role: string;
+        };
+        /** DatasetIn */
+        DatasetIn: {
+            /**
+             * End
+             * Format: date-time
+             * @description End of the window (exclusive)
+             */
+            end: string;
+            /**
+             * Instance Types
+             * @description Only these types
+             */
+            instance_types?: string[];
+            /**
+             * Label Horizon Hours
+             * @description How far ahead the labels look (interruption, price change)
+             * @default 24
+             */
+            label_horizon_hours?: number;
+            /**
+             * Name
+             * @description Datasets of one name are versioned 1, 2, …
+             */
+            name: string;
+            /** Notes */
+            notes?: string | null;
+            /**
+             * Regions
+             * @description Only these regions (default all)
+             */
+            regions?: string[];
+            /**
+             * Start
+             * Format: date-time
+             * @description First time bucket exported (inclusive)
+             */
+            start: string;
+        };
+        /** DatasetOut */
+        DatasetOut: {
+            /** Columns */
+            columns: components["schemas"]["DatasetColumn"][];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Dataset Version */
+            dataset_version: number;
+            /**
+             * Download Url
+             * @default
+             */
+            download_url?: string;
+            /** Filters */
+            filters: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: string;
+            /** Label Horizon Hours */
+            label_horizon_hours: number;
+            /** Name */
+            name: string;
+            /** Notes */
+            notes: string | null;
+            /** Pool Count */
+            pool_count: number;
+            /**
+             * Positive Labels
+             * @description Rows whose pool got a termination notice within the horizon
+             */
+            positive_labels: number;
+            /** Row Count */
+            row_count: number;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Window End
+             * Format: date-time
+             */
+            window_end: string;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+        };
         /** DayPoint */
         DayPoint: {
             /** Co2E Kg */
@@ -3953,7 +4231,7 @@ export interface components {
         DecideIn: {
             /**
              * Power Watts
-             * @description Instance power draw, for the carbon price
+             * @description Measured IT power of the instance (W), for the carbon price; by default the Cloud Carbon Footprint model of its type gives it. The region's PUE is applied.
              */
             power_watts?: number | null;
         };
@@ -3973,11 +4251,18 @@ export interface components {
             action: "stay" | "switch" | "create_replica" | "fallback_on_demand" | "return_to_spot";
             /** Candidates */
             candidates: components["schemas"]["CandidateOut"][];
+            /** @description Set when the policy sets a carbon price */
+            carbon: components["schemas"]["CarbonOut"] | null;
             /**
              * Command Id
              * @description The queued command when auto-switch acted on the decision
              */
             command_id: string | null;
+            /**
+             * Context Ms
+             * @description Reading the decision's inputs (database, carbon look-ups)
+             */
+            context_ms: number;
             /** Current Cost Per Hour */
             current_cost_per_hour: number | null;
             /**
@@ -3999,7 +4284,10 @@ export interface components {
              * @description USD/h of the state the instance ends up in
              */
             expected_cost_per_hour: number;
-            /** Latency Ms */
+            /**
+             * Latency Ms
+             * @description The engine's own time
+             */
             latency_ms: number;
             /** On Demand Price */
             on_demand_price: number;
@@ -4926,6 +5214,71 @@ export interface components {
              */
             applied: boolean;
             recommendation: components["schemas"]["spectra__carbon__rightsizing__schemas__RecommendationOut"];
+        };
+        /** PerformanceOut */
+        PerformanceOut: {
+            /** Actions */
+            actions: {
+                [key: string]: number;
+            };
+            /** Decisions Evaluated */
+            decisions_evaluated: number;
+            /** Decisions Logged */
+            decisions_logged: number;
+            /**
+             * Decisions Unpriced
+             * @description No consolidated price for the chosen or the current pool
+             */
+            decisions_unpriced: number;
+            /**
+             * Decisions Waiting
+             * @description Logged less than the horizon ago: their outcome is not known yet
+             */
+            decisions_waiting: number;
+            /**
+             * End
+             * Format: date-time
+             */
+            end: string;
+            /** Engine */
+            engine: string | null;
+            /** Horizon Hours */
+            horizon_hours: number;
+            /**
+             * Interruption Brier
+             * @description Brier score of the interruption probability used
+             */
+            interruption_brier: number | null;
+            /** Method */
+            method: string;
+            /** Model Id */
+            model_id: string | null;
+            /** Moves */
+            moves: number;
+            /**
+             * Price At Decision Mae Usd
+             * @description |price quoted at decision − realised mean|
+             */
+            price_at_decision_mae_usd: number | null;
+            /**
+             * Realised Saving Usd Per Hour
+             * @description Mean of (staying − chosen) realised USD/h
+             */
+            realised_saving_usd_per_hour: number | null;
+            /**
+             * Regret Usd Per Hour
+             * @description Mean of (chosen − cheapest candidate in hindsight)
+             */
+            regret_usd_per_hour: number | null;
+            /** Share No Worse Than Staying */
+            share_no_worse_than_staying: number | null;
+            /** Share Of Moves That Paid */
+            share_of_moves_that_paid: number | null;
+            /**
+             * Start
+             * Format: date-time
+             */
+            start: string;
         };
         /** PieceOut */
         PieceOut: {
@@ -8664,6 +9017,85 @@ export interface operations {
             };
         };
     };
+    decision_performance_api_admin_ml_models_performance_get: {
+        parameters: {
+            query?: {
+                /** @description Decisions of this uploaded model; '' = builtin only */
+                model_id?: string | null;
+                engine?: string | null;
+                /** @description Default: 7 days before end */
+                start?: string | null;
+                /** @description Default: now */
+                end?: string | null;
+                horizon_hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PerformanceOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
     model_sessions_api_admin_ml_models_sessions_get: {
         parameters: {
             query?: never;
@@ -8754,6 +9186,297 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    list_datasets_api_admin_ml_training_datasets_get: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"][];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    create_dataset_api_admin_ml_training_datasets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DatasetIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    get_dataset_api_admin_ml_training_datasets__dataset_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DatasetOut"];
+                };
+            };
+            /** @description Missing or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Token lacks the role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Conflict: stale version, duplicate or refused state change */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+            /** @description Invalid input; `errors` names each field or row */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemDetail"];
+                    "application/problem+json": unknown;
+                };
+            };
+        };
+    };
+    download_dataset_api_admin_ml_training_datasets__dataset_id__download_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description gzip-compressed CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/gzip": unknown;
                 };
             };
             /** @description Missing or invalid bearer token */

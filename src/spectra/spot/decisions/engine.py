@@ -10,6 +10,11 @@ Expected cost per hour of running in pool p (USD/h):
             + carbon_price × power_kW × intensity(p) / 1e6  carbon price in USD/tCO2e, intensity in gCO2e/kWh
             + switch_cost / amortisation_hours              only when p is not where the instance runs now
 
+power is what one instance draws from the grid (IT power × the data centre's PUE), per pool when pools of several
+instance types compete, else the instance's own; intensity is the forecast for the pool's region over the decision
+horizon. With a carbon price every decision's reason states the emissions cost per hour of where the instance ends
+up (and of where it is, when it moves).
+
 On-demand costs its list price (+ carbon) and has no interruption risk. The instance moves only when the best
 candidate is cheaper than where it is by more than max(min_saving_usd_per_hour, hysteresis_pct × current cost)
 and it has stayed at least `min_dwell_hours` (hysteresis: no flapping between near-equal pools). A pool holding
@@ -54,6 +59,8 @@ class PoolCandidate:
     carbon_intensity_g_per_kwh: float | None = None  # forecast for the region over the decision horizon
     boot_seconds: float | None = None
     available: bool = True  # False: capacity unavailable or an interruption notice is active there
+    instance_type: str | None = None
+    power_watts: float | None = None  # grid draw of one instance of this pool's type; None: the instance's own
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,9 @@ class InstanceState:
     pool_id: str | None = None  # the pool it runs in (spot) — or where it would return to
     hours_since_switch: float | None = None  # None: never switched
     replicas: int = 0
-    power_watts: float = 0.0
+    power_watts: float = 0.0  # grid draw (IT power × PUE), for the carbon price
     region: str | None = None
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,9 @@ class ClientPolicy:
     min_replicas: int = 0
     replica_risk_threshold: float | None = None  # monthly probability above which a replica is kept
     carbon_price_usd_per_tonne: float = 0.0
+    # Also consider pools of other instance types of the same size (vCPUs, memory, CPU architecture) in the region;
+    # the one place where a carbon price can tell pools of one region apart (their power differs).
+    similar_instance_types: bool = False
 
     def switch_cost(self, on_demand_price: float) -> float:
         if self.switch_cost_usd is not None:
@@ -137,6 +148,8 @@ class Decision:
     risk: float  # monthly interruption probability of that state
     reason: str
     current_cost_per_hour: float | None = None
+    carbon_cost_per_hour: float | None = None  # emissions cost of the end state, when carbon is priced
+    current_carbon_cost_per_hour: float | None = None
 
 
 class DecisionEngine(Protocol):
@@ -170,23 +183,28 @@ class CostMinimisingEngine:
 
     name = "cost-minimising-v1"
 
+    def carbon_cost(self, context: DecisionContext, pool: PoolCandidate) -> float:
+        power = pool.power_watts if pool.power_watts is not None else context.instance.power_watts
+        return carbon_cost_per_hour(power, pool.carbon_intensity_g_per_kwh, context.policy.carbon_price_usd_per_tonne)
+
+    def on_demand_carbon_cost(self, context: DecisionContext) -> float:
+        return carbon_cost_per_hour(
+            context.instance.power_watts,
+            context.on_demand_carbon_intensity_g_per_kwh,
+            context.policy.carbon_price_usd_per_tonne,
+        )
+
     def run_cost(self, context: DecisionContext, pool: PoolCandidate) -> float:
         policy = context.policy
         return (
             pool.price
             + hourly_rate(pool.interruption_probability) * policy.interruption_cost(context.on_demand_price)
             + policy.volatility_weight * pool.volatility * pool.price
-            + carbon_cost_per_hour(
-                context.instance.power_watts, pool.carbon_intensity_g_per_kwh, policy.carbon_price_usd_per_tonne
-            )
+            + self.carbon_cost(context, pool)
         )
 
     def on_demand_cost(self, context: DecisionContext) -> float:
-        return context.on_demand_price + carbon_cost_per_hour(
-            context.instance.power_watts,
-            context.on_demand_carbon_intensity_g_per_kwh,
-            context.policy.carbon_price_usd_per_tonne,
-        )
+        return context.on_demand_price + self.on_demand_carbon_cost(context)
 
     def _cap(self, context: DecisionContext) -> int:
         share = min(max(context.policy.max_pool_share, 0.0), 1.0)
@@ -215,6 +233,42 @@ class CostMinimisingEngine:
         return max(policy.min_saving_usd_per_hour, policy.hysteresis_pct * cost)
 
     def decide(self, context: DecisionContext) -> Decision:
+        decision = self._decide(context)
+        if context.policy.carbon_price_usd_per_tonne <= 0:
+            return decision
+        return self._with_carbon(context, decision)
+
+    def _state_carbon(self, context: DecisionContext, pool_id: str | None, on_demand: bool) -> float | None:
+        if on_demand:
+            return self.on_demand_carbon_cost(context)
+        pool = next((c for c in context.candidates if c.pool_id == pool_id), None)
+        return self.carbon_cost(context, pool) if pool is not None else None
+
+    def _with_carbon(self, context: DecisionContext, decision: Decision) -> Decision:
+        """The emissions cost per hour of where the instance ends up (and of where it is, when it moves)."""
+        instance = context.instance
+        on_demand_now = instance.lifecycle != "spot"
+        current = self._state_carbon(context, instance.pool_id, on_demand_now)
+        if decision.action == Action.FALLBACK_ON_DEMAND:
+            end = self._state_carbon(context, None, True)
+        elif decision.action in (Action.SWITCH, Action.RETURN_TO_SPOT):
+            end = self._state_carbon(context, decision.target_pool_id, False)
+        else:  # stays where it is (a replica does not move the instance)
+            end = current
+        price = context.policy.carbon_price_usd_per_tonne
+        moves = decision.action in (Action.SWITCH, Action.RETURN_TO_SPOT, Action.FALLBACK_ON_DEMAND)
+        note = f"emissions cost {end:.4f} USD/h" if end is not None else "emissions cost unknown"
+        if moves and current is not None:
+            note += f" (now {current:.4f} USD/h)"
+        note += f" at {price:g} USD/tCO2e"
+        return replace(
+            decision,
+            reason=f"{decision.reason}; {note}",
+            carbon_cost_per_hour=end,
+            current_carbon_cost_per_hour=current,
+        )
+
+    def _decide(self, context: DecisionContext) -> Decision:
         policy = context.policy
         instance = context.instance
         od_cost = self.on_demand_cost(context)
@@ -324,8 +378,14 @@ class CostMinimisingEngine:
             if instance.replicas < policy.min_replicas
             else f"pool risk {risk:.1%}/month is at or above the replica threshold"
         )
-        # A replica in the primary's own pool would be reclaimed with it: prefer the best other eligible pool.
-        others = [s for s in self._eligible(context, None) if s.pool.pool_id != current.pool_id]
+        # A replica in the primary's own pool would be reclaimed with it: prefer the best other eligible pool, of the
+        # instance's own type (a standby must be able to take over as it is).
+        others = [
+            s
+            for s in self._eligible(context, None)
+            if s.pool.pool_id != current.pool_id
+            and (instance.instance_type is None or s.pool.instance_type in (None, instance.instance_type))
+        ]
         target = others[0].pool.pool_id if others else current.pool_id
         return Decision(Action.CREATE_REPLICA, target, current_cost or 0.0, risk, why, current_cost)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,12 +13,28 @@ from spectra.spot.decisions.models import MLDecision, MLModel
 from spectra.spot.models import Agent, Pool, SpotInstance, SwitchEvent
 
 
-def candidate_pools(session: Session, region: str, instance_type: str, product: str) -> list[Pool]:
+def candidate_pools(session: Session, region: str, instance_types: Sequence[str], product: str) -> list[Pool]:
     return list(
         session.scalars(
             select(Pool)
-            .where(Pool.region == region, Pool.instance_type == instance_type, Pool.product_description == product)
-            .order_by(Pool.availability_zone)
+            .where(
+                Pool.region == region,
+                Pool.instance_type.in_(list(instance_types)),
+                Pool.product_description == product,
+            )
+            .order_by(Pool.instance_type, Pool.availability_zone)
+        )
+    )
+
+
+def pool_types(session: Session, region: str, product: str) -> list[str]:
+    """The instance types that have pools in a region (for one product)."""
+    return list(
+        session.scalars(
+            select(Pool.instance_type)
+            .where(Pool.region == region, Pool.product_description == product)
+            .distinct()
+            .order_by(Pool.instance_type)
         )
     )
 

@@ -9,7 +9,13 @@ from pydantic import BaseModel, Field
 
 
 class DecideIn(BaseModel):
-    power_watts: float | None = Field(default=None, ge=0, description="Instance power draw, for the carbon price")
+    power_watts: float | None = Field(
+        default=None,
+        ge=0,
+        le=100_000,
+        description="Measured IT power of the instance (W), for the carbon price; by default the Cloud Carbon "
+        "Footprint model of its type gives it. The region's PUE is applied.",
+    )
 
 
 class PoolRef(BaseModel):
@@ -22,6 +28,7 @@ class PoolRef(BaseModel):
 
 class CandidateOut(BaseModel):
     pool_id: str
+    instance_type: str | None
     availability_zone: str | None
     price: float
     interruption_probability: float
@@ -29,7 +36,37 @@ class CandidateOut(BaseModel):
     volatility: float
     hours_since_change: float
     expected_cost_per_hour: float
+    carbon_cost_per_hour: float | None = Field(
+        description="USD/h of emissions in this pool at the policy's carbon price (null when carbon is not priced)"
+    )
+    power_watts: float | None = Field(description="Grid draw of one instance of the pool's type (IT power × PUE)")
+    carbon_intensity_g_per_kwh: float | None = Field(description="The region's intensity over the decision horizon")
     fleet_count: int
+
+
+class CarbonRegionOut(BaseModel):
+    region: str
+    zone: str | None
+    intensity_g_per_kwh: float | None = Field(description="Mean over the window; null when nothing is known")
+    method: str | None = Field(description='"stored", the forecast method, or "stored+<method>"')
+    hours: int
+
+
+class CarbonOut(BaseModel):
+    """How the carbon price entered the decision."""
+
+    price_usd_per_tonne: float
+    horizon_hours: float = Field(description="The intensity window: the hours a move is paid back over")
+    window_start: datetime
+    window_end: datetime
+    utilisation: float = Field(description="CPU utilisation the power model is taken at (the client's default)")
+    power_source: Literal["stated", "ccf_model"]
+    power_watts: dict[str, float | None] = Field(description="Grid draw (W) per instance type")
+    regions: list[CarbonRegionOut]
+    notes: list[str] = Field(description='Missing data, e.g. "no intensity for <zone>" (the term is 0 there)')
+    cost_per_hour: float | None = Field(description="USD/h of emissions where the instance ends up")
+    current_cost_per_hour: float | None = Field(description="USD/h of emissions where it is now")
+    lookup_ms: float
 
 
 class DecisionOut(BaseModel):
@@ -45,9 +82,11 @@ class DecisionOut(BaseModel):
     engine: str
     engine_model_id: str | None
     risk_model_id: str | None
-    latency_ms: float
+    latency_ms: float = Field(description="The engine's own time")
+    context_ms: float = Field(description="Reading the decision's inputs (database, carbon look-ups)")
     decided_at: datetime
     command_id: str | None = Field(description="The queued command when auto-switch acted on the decision")
+    carbon: CarbonOut | None = Field(description="Set when the policy sets a carbon price")
     candidates: list[CandidateOut]
     policy: dict[str, Any]
 

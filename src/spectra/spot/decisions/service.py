@@ -4,7 +4,13 @@ Context of a decision, all from the database: the agent's PRIMARY (where it runs
 the same instance type and product in its region with their newest canonical features (or, before the first
 consolidation, the pool's latest reported price), the Spot Advisor bucket, the client's fleet (PRIMARYs per pool,
 on-demand count), and the policy: the active engine configuration's policy, overridden by the agent's
-`config["policy"]`. An active interruption-risk model replaces the advisor's probability per pool.
+`config["policy"]`. An active interruption-risk model replaces the advisor's probability per pool. With the policy's
+`similar_instance_types`, pools of other types of the same size (vCPUs, memory within 10 %, CPU architecture, GPUs,
+burstable or not; from the fleet catalogue) in the region are candidates too. With a carbon price, each candidate
+gets its power and its region's intensity over the decision horizon (see `carbon_inputs`).
+
+Candidates are never in another region: moving a workload between regions (images, subnets, data) is a carbon
+migration, planned and executed by the carbon domain; the spot engine moves an instance between pools of its region.
 
 `decide` logs the decision (ml_decisions) and, when the agent has auto-switch on, queues the move as a command
 (request id `decision:<id>`, so a retried request cannot queue it twice); `switch-recommendation` only answers.
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +29,10 @@ from sqlalchemy.orm import Session
 from spectra.core.audit import record_audit
 from spectra.core.errors import Conflict, NotFound, Unprocessable
 from spectra.core.events import publish
-from spectra.spot.decisions import registry
+from spectra.fleet.catalog import service as catalog_service
+from spectra.spot.decisions import carbon_inputs, registry
 from spectra.spot.decisions import repository as repo
+from spectra.spot.decisions.carbon_inputs import CarbonLookups
 from spectra.spot.decisions.engine import (
     Action,
     ClientPolicy,
@@ -44,6 +52,7 @@ ENGINE_KIND = "decision_engine"
 RISK_KIND = "interruption_risk"
 KINDS = (ENGINE_KIND, RISK_KIND)
 DEFAULT_BOOT_SECONDS = 90.0
+SIMILAR_MEMORY_TOLERANCE = 0.10  # "same size": memory within 10 % of the instance's own
 
 
 class Evaluation:
@@ -56,6 +65,8 @@ class Evaluation:
         engine_model_id: str | None,
         risk_model_id: str | None,
         latency_ms: float,
+        context_ms: float = 0.0,
+        carbon: dict[str, Any] | None = None,
     ) -> None:
         self.decision = decision
         self.context = context
@@ -63,7 +74,9 @@ class Evaluation:
         self.engine_name = engine_name
         self.engine_model_id = engine_model_id
         self.risk_model_id = risk_model_id
-        self.latency_ms = latency_ms
+        self.latency_ms = latency_ms  # the engine alone
+        self.context_ms = context_ms  # reading the context from the database (carbon look-ups included)
+        self.carbon = carbon  # the carbon inputs, when the policy prices carbon
 
 
 def _policy(session: Session, agent: Agent) -> tuple[ClientPolicy, str, str | None]:
@@ -117,8 +130,32 @@ def _candidates(session: Session, pools: list[Pool], now: datetime) -> list[Pool
                 region=pool.region,
                 availability_zone=pool.availability_zone,
                 boot_seconds=pool.boot_seconds_p50 or DEFAULT_BOOT_SECONDS,
+                instance_type=pool.instance_type,
             )
         )
+    return out
+
+
+def similar_types(session: Session, region: str, instance_type: str, product: str) -> list[str]:
+    """Other instance types with pools in the region that could run the same workload as it is: same vCPUs, memory
+    within 10 %, same CPU architecture (the same machine image boots), same GPUs, burstable or not alike."""
+    own = catalog_service.find_instance_type(session, instance_type)
+    if own is None:
+        return []
+    out = []
+    for name in repo.pool_types(session, region, product):
+        if name == instance_type:
+            continue
+        other = catalog_service.find_instance_type(session, name)
+        if (
+            other is not None
+            and other.vcpu == own.vcpu
+            and abs(other.memory_gib - own.memory_gib) <= SIMILAR_MEMORY_TOLERANCE * own.memory_gib
+            and (other.arch or "x86_64") == (own.arch or "x86_64")
+            and other.gpus == own.gpus
+            and other.burstable == own.burstable
+        ):
+            out.append(name)
     return out
 
 
@@ -149,17 +186,27 @@ def _apply_risk_model(
     return updated, active.id
 
 
-def evaluate(session: Session, agent: Agent, now: datetime, power_watts: float | None = None) -> Evaluation:
+def evaluate(
+    session: Session,
+    agent: Agent,
+    now: datetime,
+    power_watts: float | None = None,
+    lookups: CarbonLookups | None = None,
+) -> Evaluation:
+    began = time.perf_counter()
     primary = repo.primary_of(session, agent.id)
     region = (primary.region if primary else None) or agent.region
     instance_type = (primary.instance_type if primary else None) or agent.instance_type
     if not region or not instance_type:
         raise Conflict("the agent has not reported its region and instance type yet", code="agent_not_described")
-    pools = repo.candidate_pools(session, region, instance_type, agent.product_description)
-    by_id = {p.id: p for p in pools}
     policy, engine_name, engine_model_id = _policy(session, agent)
+    types = [instance_type]
+    if policy.similar_instance_types:
+        types += similar_types(session, region, instance_type, agent.product_description)
+    pools = repo.candidate_pools(session, region, types, agent.product_description)
+    by_id = {p.id: p for p in pools}
     candidates = _candidates(session, pools, now)
-    on_demand = next((p.on_demand_price for p in pools if p.on_demand_price), None)
+    on_demand = next((p.on_demand_price for p in pools if p.on_demand_price and p.instance_type == instance_type), None)
     if on_demand is None and primary is not None:
         on_demand = primary.on_demand_price
     if on_demand is None:
@@ -175,16 +222,30 @@ def evaluate(session: Session, agent: Agent, now: datetime, power_watts: float |
     size, od_count, per_pool = repo.fleet_counts(session, agent.client_id)
     lifecycle = primary.lifecycle if primary else "spot"
     switched_at = repo.last_switch_at(session, agent.id)  # None: never moved, no dwell time to respect
+    stated_power = power_watts if power_watts is not None else (primary.power_watts if primary else None)
+    carbon = None
+    if policy.carbon_price_usd_per_tonne > 0:
+        carbon = carbon_inputs.fill(
+            session,
+            lookups or CarbonLookups(),
+            client_id=agent.client_id,
+            region=region,
+            instance_type=instance_type,
+            candidates=candidates,
+            policy=policy,
+            now=now,
+            stated_power_watts=stated_power,
+        )
+        candidates = carbon.candidates
     instance = InstanceState(
         instance_id=primary.id if primary else agent.id,
         lifecycle=lifecycle,
         pool_id=primary.pool_id if primary and lifecycle == "spot" else None,
         hours_since_switch=(now - switched_at).total_seconds() / 3600.0 if switched_at else None,
         replicas=len([r for r in _open_replicas(session, agent.id)]),
-        power_watts=power_watts
-        if power_watts is not None
-        else (primary.power_watts if primary and primary.power_watts else 0.0),
+        power_watts=carbon.instance_power_watts if carbon else (stated_power or 0.0),
         region=region,
+        instance_type=instance_type,
     )
     context = DecisionContext(
         instance=instance,
@@ -193,12 +254,25 @@ def evaluate(session: Session, agent: Agent, now: datetime, power_watts: float |
         policy=policy,
         fleet=FleetState(size=max(size, 1), on_demand=od_count, pool_counts=dict(per_pool)),
         advisor_bucket=next((c.interruption_bucket for c in candidates if c.interruption_bucket is not None), None),
+        on_demand_carbon_intensity_g_per_kwh=carbon.on_demand_intensity_g_per_kwh if carbon else None,
     )
     engine = registry.ENGINES.get(engine_name, CostMinimisingEngine)()
     started = time.perf_counter()
     decision = engine.decide(context)
     latency_ms = (time.perf_counter() - started) * 1000.0
-    return Evaluation(decision, context, by_id, engine.name, engine_model_id, risk_model_id, latency_ms)
+    context_ms = (started - began) * 1000.0
+    view = None
+    if carbon is not None:
+        if carbon.notes:
+            decision = replace(decision, reason=f"{decision.reason}; {'; '.join(carbon.notes)}")
+        view = {
+            **carbon.view,
+            "cost_per_hour": decision.carbon_cost_per_hour,
+            "current_cost_per_hour": decision.current_carbon_cost_per_hour,
+        }
+    return Evaluation(
+        decision, context, by_id, engine.name, engine_model_id, risk_model_id, latency_ms, context_ms, view
+    )
 
 
 def _open_replicas(session: Session, agent_id: str) -> list[Any]:
@@ -241,11 +315,14 @@ def render(
         "engine_model_id": evaluation.engine_model_id,
         "risk_model_id": evaluation.risk_model_id,
         "latency_ms": round(evaluation.latency_ms, 4),
+        "context_ms": round(evaluation.context_ms, 4),
         "decided_at": now,
         "command_id": command_id,
+        "carbon": evaluation.carbon,
         "candidates": [
             {
                 "pool_id": c.pool_id,
+                "instance_type": c.instance_type,
                 "availability_zone": c.availability_zone,
                 "price": c.price,
                 "interruption_probability": c.interruption_probability,
@@ -253,6 +330,13 @@ def render(
                 "volatility": round(c.volatility, 6),
                 "hours_since_change": round(c.hours_since_change, 3),
                 "expected_cost_per_hour": round(engine.run_cost(context, c), 6),
+                "carbon_cost_per_hour": round(engine.carbon_cost(context, c), 6)
+                if context.policy.carbon_price_usd_per_tonne > 0
+                else None,
+                "power_watts": round(c.power_watts, 3) if c.power_watts is not None else None,
+                "carbon_intensity_g_per_kwh": round(c.carbon_intensity_g_per_kwh, 3)
+                if c.carbon_intensity_g_per_kwh is not None
+                else None,
                 "fleet_count": context.fleet.pool_counts.get(c.pool_id, 0),
             }
             for c in sorted(context.candidates, key=lambda c: engine.run_cost(context, c))
@@ -266,9 +350,15 @@ def recommend(session: Session, agent: Agent, now: datetime) -> dict[str, Any]:
     return render(evaluate(session, agent, now), now)
 
 
-def decide(session: Session, agent: Agent, now: datetime, power_watts: float | None = None) -> dict[str, Any]:
+def decide(
+    session: Session,
+    agent: Agent,
+    now: datetime,
+    power_watts: float | None = None,
+    lookups: CarbonLookups | None = None,
+) -> dict[str, Any]:
     """Decide, log the decision, and with auto-switch on queue the move as a command."""
-    evaluation = evaluate(session, agent, now, power_watts)
+    evaluation = evaluate(session, agent, now, power_watts, lookups)
     decision = evaluation.decision
     row = MLDecision(
         id=uuid.uuid4().hex,
@@ -291,6 +381,8 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
                 "pool_counts": dict(evaluation.context.fleet.pool_counts),
             },
             "instance": asdict(evaluation.context.instance),
+            "carbon": evaluation.carbon,
+            "context_ms": round(evaluation.context_ms, 4),
         },
         latency_ms=evaluation.latency_ms,
         decided_at=now,
@@ -304,20 +396,9 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
         row.executed, row.command_id = command_id is not None, command_id
         session.flush()
     elif movable and agent.auto_switch_enabled:
-        from spectra.spot.commands import service as commands
-
-        command, _ = commands.request_switch(
-            session,
-            agent,
-            target_pool_id=decision.target_pool_id if decision.action != Action.FALLBACK_ON_DEMAND else None,
-            target_mode="on_demand" if decision.action == Action.FALLBACK_ON_DEMAND else "spot",
-            reason=f"engine: {decision.reason}",
-            issued_by="engine",
-            request_id=f"decision:{row.id}",
-        )
-        row.executed, row.command_id = True, command.id
-        command_id = command.id
-        session.flush()
+        command_id = _queue_move(session, agent, evaluation, row)
+        if command_id is None:
+            evaluation.decision = decision = replace(decision, reason=row.reason)
     publish(
         session,
         "spot.decision",
@@ -329,11 +410,43 @@ def decide(session: Session, agent: Agent, now: datetime, power_watts: float | N
             "expected_cost_per_hour": decision.expected_cost_per_hour,
             "risk": decision.risk,
             "reason": decision.reason,
+            "carbon_cost_per_hour": decision.carbon_cost_per_hour,
             "command_id": command_id,
         },
         client_id=agent.client_id,
     )
     return render(evaluation, now, row.id, command_id)
+
+
+def _queue_move(session: Session, agent: Agent, evaluation: Evaluation, row: MLDecision) -> str | None:
+    """Queue the decided move as a switch command; None when the command queue refuses a move to another type."""
+    from spectra.spot.commands import service as commands
+
+    decision = evaluation.decision
+    target = evaluation.pools.get(decision.target_pool_id or "")
+    other_type = target is not None and target.instance_type != evaluation.context.instance.instance_type
+    try:
+        with session.begin_nested():
+            command, _ = commands.request_switch(
+                session,
+                agent,
+                target_pool_id=decision.target_pool_id if decision.action != Action.FALLBACK_ON_DEMAND else None,
+                target_mode="on_demand" if decision.action == Action.FALLBACK_ON_DEMAND else "spot",
+                reason=f"engine: {decision.reason}",
+                issued_by="engine",
+                request_id=f"decision:{row.id}",
+            )
+    except Unprocessable as exc:
+        if not other_type:
+            raise
+        # The switch flow moves an instance within its type (another type is a resize there): the decision stands
+        # as a recommendation, logged with the reason it was not queued.
+        row.reason = f"{row.reason}; not queued: {exc.detail}"
+        session.flush()
+        return None
+    row.executed, row.command_id = True, command.id
+    session.flush()
+    return command.id
 
 
 def _queue_replica(
@@ -385,6 +498,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
     from spectra.spot.commands import repository as cmd_repo
 
     counts = {"agents": 0, "decided": 0, "commands": 0, "skipped": 0, "errors": 0}
+    lookups = CarbonLookups()  # every decision of the sweep is made at `now`: one intensity outlook per region
     for agent in repo.auto_switch_agents(session):
         counts["agents"] += 1
         primary = repo.primary_of(session, agent.id)
@@ -393,7 +507,7 @@ def sweep(session: Session, now: datetime) -> dict[str, int]:
             continue
         try:
             with session.begin_nested():
-                out = decide(session, agent, now)
+                out = decide(session, agent, now, lookups=lookups)
         except SpectraError:
             counts["errors"] += 1
             continue
