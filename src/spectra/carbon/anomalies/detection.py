@@ -32,6 +32,7 @@ def _daily_config() -> DetectorConfig:
     wanted = {
         "history": 90, "min_history": 7, "average_window": 1, "refractory": 2,
         "rarity_history": 365, "rarity_warmup": 14, "likelihood_history": 365, "likelihood_warmup": 14,
+        "likelihood_learning": 7, "likelihood_refit": 7,
     }  # fmt: skip
     names = {f.name for f in fields(DetectorConfig)}
     return replace(DetectorConfig(), **{k: v for k, v in wanted.items() if k in names})
