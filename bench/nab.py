@@ -34,6 +34,7 @@ from spectra.capacity.detection import StreamingDetector  # noqa: E402
 
 DETECTOR = "spectra"
 BASELINE = "windowedGaussian"
+PUBLISHED_REFERENCE = "numenta"  # Numenta HTM: the published per-file scores we compare against
 DEFAULT_PUBLISHED = ROOT / ".." / "shared" / "data" / "nab" / "results" / "per_file_scores_selected.csv"
 
 
@@ -117,6 +118,18 @@ def published_scores(path: Path, files: set[str], windows: int) -> dict[str, dic
     return dict(out)
 
 
+def published_per_file(path: Path, files: set[str], detector: str, profile: str = "standard") -> dict[str, float]:
+    """One published detector's raw per-file scores (at its corpus-wide threshold) for these files."""
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as fh:
+        return {
+            row["File"]: float(row["Score"])
+            for row in csv.DictReader(fh)
+            if row["File"] in files and (row["Detector"], row["Profile"]) == (detector, profile)
+        }
+
+
 def plot(out: Path, per_file: dict[str, dict[str, float]], example: tuple[str, np.ndarray, np.ndarray, list]) -> None:
     import matplotlib
 
@@ -126,8 +139,11 @@ def plot(out: Path, per_file: dict[str, dict[str, float]], example: tuple[str, n
     names = list(per_file)
     fig, axes = plt.subplots(2, 1, figsize=(11, 8))
     x = np.arange(len(names))
-    axes[0].bar(x - 0.2, [per_file[n][DETECTOR] for n in names], 0.4, label=DETECTOR)
-    axes[0].bar(x + 0.2, [per_file[n][BASELINE] for n in names], 0.4, label=BASELINE)
+    columns = [c for c in (DETECTOR, BASELINE, PUBLISHED_REFERENCE) if all(c in per_file[n] for n in names)]
+    width = 0.8 / len(columns)
+    for k, column in enumerate(columns):
+        offset = (k - (len(columns) - 1) / 2) * width
+        axes[0].bar(x + offset, [per_file[n][column] for n in names], width, label=column)
     axes[0].set_xticks(x, [Path(n).stem[:24] for n in names], rotation=60, ha="right", fontsize=7)
     axes[0].set_ylabel("raw NAB score (standard)")
     axes[0].legend()
@@ -158,6 +174,7 @@ def main() -> None:
     examples = []
     points = 0
     detect_seconds = 0.0
+    slowest_per_4000 = 0.0  # seconds per 4,000 points on the slowest file
     for path in sorted(args.data_dir.rglob("*.csv")):
         rel = path.relative_to(args.data_dir).as_posix()
         if "/" not in rel:  # DIR is a category folder itself: NAB names files <category>/<file>
@@ -167,7 +184,9 @@ def main() -> None:
         spans = ns.window_indices(parsed, windows.get(rel, []))
         t0 = time.perf_counter()
         scores = StreamingDetector().score_series(values)
-        detect_seconds += time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        detect_seconds += elapsed
+        slowest_per_4000 = max(slowest_per_4000, elapsed * 4000 / max(values.size, 1))
         points += values.size
         category = rel.rsplit("/", 1)[0]
         labels = ns.window_labels(values.size, spans)
@@ -183,6 +202,7 @@ def main() -> None:
         "files": len(ours),
         "points": points,
         "detector_us_per_point": round(1e6 * detect_seconds / max(points, 1), 2),
+        "detector_seconds_per_4000_points_worst_file": round(slowest_per_4000, 3),
         "results_dir": str(args.out),
     }
     report = [f"# NAB benchmark: {DETECTOR} detector", ""]
@@ -199,6 +219,11 @@ def main() -> None:
                 result["threshold"] = mine["threshold"]
                 for name, row in mine["files"].items():  # type: ignore[attr-defined]
                     per_file[name] = {DETECTOR: row["score"], BASELINE: base["files"][name]["score"]}  # type: ignore[index]
+        reference = published_per_file(args.published, set(per_file), PUBLISHED_REFERENCE)
+        if set(reference) == set(per_file):
+            for name in per_file:
+                per_file[name][PUBLISHED_REFERENCE] = reference[name]
+        result["per_file_standard"] = {n: {k: round(v, 3) for k, v in row.items()} for n, row in per_file.items()}
         published = published_scores(args.published, {f.name for f in ours}, n_windows)
         if published:
             result["published_standard"] = {d: p.get("standard") for d, p in sorted(published.items())}
@@ -223,8 +248,19 @@ def main() -> None:
                 f"| {detector} (published per-file scores, its corpus-wide threshold) | {profiles.get('standard')} "
                 f"| {profiles.get('reward_low_FP_rate')} | {profiles.get('reward_low_FN_rate')} |"
             )
-        report += ["", "Per file (raw standard score):", "", f"| file | {DETECTOR} | {BASELINE} |", "|---|---|---|"]
-        report += [f"| {n} | {v[DETECTOR]:.3f} | {v[BASELINE]:.3f} |" for n, v in per_file.items()]
+        columns = [c for c in (DETECTOR, BASELINE, PUBLISHED_REFERENCE) if all(c in v for v in per_file.values())]
+        report += [
+            "",
+            "Per file (raw standard score; a window caught at its start earns 1, a missed one costs 1, each false "
+            f"positive up to 0.11; {PUBLISHED_REFERENCE} = published per-file scores):",
+            "",
+            "| file | " + " | ".join(columns) + " |",
+            "|---" * (len(columns) + 1) + "|",
+        ]
+        report += [f"| {n} | " + " | ".join(f"{v[c]:.3f}" for c in columns) + " |" for n, v in per_file.items()]
+        report.append(
+            "| **sum** | " + " | ".join(f"{sum(v[c] for v in per_file.values()):.3f}" for c in columns) + " |"
+        )
         args.out.mkdir(parents=True, exist_ok=True)
         best = max(examples, key=lambda e: len(e[3]))
         plot(args.out, per_file, best)
