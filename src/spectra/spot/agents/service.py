@@ -14,6 +14,7 @@ from spectra.core.auth import Caller
 from spectra.core.config import get_settings
 from spectra.core.db import new_id
 from spectra.core.errors import BadRequest, Conflict, NotFound, StaleVersion, Unprocessable
+from spectra.core.events import publish
 from spectra.spot import activity
 from spectra.spot.agents.schemas import (
     AgentConfigUpdate,
@@ -324,6 +325,21 @@ def pricing_report(session: Session, agent: Agent, body: PricingReport, now: dat
     from spectra.spot.notifications.service import evaluate_price_alerts
 
     alerts = evaluate_price_alerts(session, list(touched.values()), now)
+    # One event per report, not per price: live charts refresh when a pool they show is in `pool_ids`
+    # (capped, so a 5000-price batch stays a small event; `pools` > len(pool_ids) means "refresh all").
+    publish(
+        session,
+        "spot.pricing.reported",
+        {
+            "agent_id": agent.id,
+            "instance_id": reporter.id if reporter is not None else None,
+            "accepted": len(rows),
+            "pools": len(touched),
+            "pool_ids": sorted(touched)[:50],
+            "latest_observed_at": max(obs.observed_at or now for obs in body.prices).isoformat(),
+        },
+        client_id=agent.client_id,
+    )
     return len(rows), len(touched), alerts
 
 
