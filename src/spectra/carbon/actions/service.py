@@ -111,17 +111,50 @@ def end_action(session: Session, action: OptimizationAction, at: datetime | None
     return action
 
 
+def settle_action(
+    session: Session, action: OptimizationAction, applied: bool, details: dict[str, Any], at: datetime | None = None
+) -> OptimizationAction:
+    """An executor (the spot agent) reports how an action it was handed ended: `applied` starts crediting its
+    savings from now, otherwise it is `failed`. Only a `recommended` action changes; a repeat changes nothing."""
+    if action.status != "recommended":
+        return action
+    pre = _state(action)
+    action.status = "applied" if applied else "failed"
+    if applied:
+        action.effective_from = at or clock.now()
+    action.details = {**action.details, **details}
+    session.flush()
+    record_audit(
+        session, f"optimization.{action.kind}.{action.status}", "optimization_action", action.id, pre, _state(action),
+        client_id=action.client_id, actor="automation" if action.origin == "automatic" else None,
+    )  # fmt: skip
+    publish(
+        session,
+        f"carbon.action.{action.status}",
+        {"action_id": action.id, "kind": action.kind, "origin": action.origin, "summary": action.summary,
+         "instance_id": action.instance_id, "co2e_kg_per_hour": action.co2e_kg_per_hour,
+         "cost_usd_per_hour": action.cost_usd_per_hour, "error": details.get("error")},
+        client_id=action.client_id,
+    )  # fmt: skip
+    return action
+
+
+def action_by_request_id(session: Session, client_id: str, kind: str, request_id: str) -> OptimizationAction | None:
+    return repository.by_request_id(session, client_id, kind, request_id)
+
+
 def supersede_instance_actions(session: Session, client_id: str, instance_id: str, kind: str) -> None:
     """A new applied action of a kind on an instance ends the previous one (savings are not stacked)."""
     for action in repository.list_actions(session, client_id, kind=kind, status="applied", instance_id=instance_id):
         end_action(session, action)
 
 
-def get_action(session: Session, action_id: str, caller: Caller) -> OptimizationAction:
+def get_action(session: Session, action_id: str, caller: Caller | None = None) -> OptimizationAction:
     action = repository.get(session, action_id)
     if action is None:
         raise NotFound("action not found")
-    caller.ensure_tenant(action.client_id, "action")
+    if caller is not None:
+        caller.ensure_tenant(action.client_id, "action")
     return action
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spectra.carbon.actions import service as actions
+from spectra.carbon.actions.models import OptimizationAction
 from spectra.carbon.anomalies import service as anomalies
 from spectra.carbon.automation import repository
 from spectra.carbon.automation.guards import Gate, day_start, gate, parse_window
@@ -22,13 +23,14 @@ from spectra.carbon.automation.schemas import PolicyUpdate
 from spectra.carbon.migrations import service as migrations
 from spectra.carbon.migrations.schemas import MigrationIn
 from spectra.carbon.optimizer import service as optimizer
+from spectra.carbon.optimizer.dependencies import get_inputs
 from spectra.carbon.optimizer.inputs import Inputs
 from spectra.carbon.optimizer.schemas import WeightsIn, WorkloadIn
 from spectra.carbon.rightsizing import service as rightsizing
 from spectra.core.audit import record_audit
 from spectra.core.auth import Caller
 from spectra.core.clock import clock
-from spectra.core.errors import SpectraError, StaleVersion, Unprocessable
+from spectra.core.errors import Conflict, NotFound, SpectraError, StaleVersion, Unprocessable
 from spectra.core.events import publish
 
 POLICY_FIELDS = tuple(PolicyUpdate.model_fields.keys() - {"version"})
@@ -225,15 +227,46 @@ def _stop_idle(run: _Run, inputs: Inputs) -> None:
                      "request_id": rid}, client_id=policy.client_id)  # fmt: skip
         else:
             inputs.stop_instance(run.session, instance.id)
+        # On AWS the agent stops it: the action is credited once `report_idle_stop` says it happened.
+        awaiting = instance.cloud != "simulated"
         action, _ = actions.record_action(
             run.session, client_id=policy.client_id, kind="idle_stop", origin="automatic", request_id=rid,
             entity_type="instance", entity_id=instance.id, instance_id=instance.id, summary=summary,
-            status="applied" if instance.cloud == "simulated" else "recommended",
-            co2e_kg_per_hour=co2e_h, cost_usd_per_hour=cost_h, details={"anomaly_id": anomaly.id},
+            status="recommended" if awaiting else "applied", co2e_kg_per_hour=co2e_h, cost_usd_per_hour=cost_h,
+            details={"anomaly_id": anomaly.id, **({"awaiting_executor": True} if awaiting else {})},
         )  # fmt: skip
         notice.status = "done"
-        anomalies.resolve(run.session, anomaly, "stopped by automation after the notice period")
+        note = "stop asked of the instance's agent" if awaiting else "stopped by automation"
+        anomalies.resolve(run.session, anomaly, f"{note} after the notice period (action {action.id})")
         run.applied({"kind": "idle_stop", "action_id": action.id, "summary": summary})
+
+
+def report_idle_stop(
+    session: Session, client_id: str, request_id: str, succeeded: bool, error: str | None = None,
+    inputs: Inputs | None = None,
+) -> OptimizationAction:  # fmt: skip
+    """The executor (the spot agent, for AWS) reports how an idle stop it was asked for ended: the fleet shows the
+    instance stopped and the action is credited from now, or the action fails with the reason. Repeats change
+    nothing."""
+    action = actions.action_by_request_id(session, client_id, "idle_stop", request_id)
+    if action is None:
+        raise NotFound("idle stop not found")
+    if action.status != "recommended":
+        if (action.status in ("applied", "reverted")) == succeeded:
+            return action
+        raise Conflict(f"the idle stop is already {action.status}", code="action_settled")
+    if not succeeded:
+        reason = error or "the executor reported a failure"
+        return actions.settle_action(session, action, False, {"awaiting_executor": False, "error": reason})
+    if action.instance_id is not None:
+        (inputs or get_inputs()).stop_instance(session, action.instance_id)
+    return actions.settle_action(session, action, True, {"awaiting_executor": False})
+
+
+def idle_stop_awaiting(session: Session, client_id: str, request_id: str) -> bool:
+    """Whether an idle stop still waits for its executor (an executor asks before it acts)."""
+    action = actions.action_by_request_id(session, client_id, "idle_stop", request_id)
+    return action is not None and action.status == "recommended" and bool(action.details.get("awaiting_executor"))
 
 
 def run_for_client(session: Session, inputs: Inputs, client_id: str, now: datetime | None = None) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 planned → executing → completed | failed. In the simulated cloud the instance moves at once (fleet
 service). On AWS the move is a job for the instance's spot agent: the migration stays `executing`, a
 `carbon.migration.requested` event carries it to the spot domain, and that domain reports the outcome
-with `report_result` (imports point spot → carbon, never back).
+with `report_result` — at once when no agent manages the instance, otherwise when the agent has
+launched the instance in the target region (imports point spot → carbon, never back).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from spectra.carbon.migrations import repository
 from spectra.carbon.migrations.models import MigrationAction
 from spectra.carbon.migrations.schemas import MigrationIn
 from spectra.carbon.optimizer import service as optimizer
+from spectra.carbon.optimizer.dependencies import get_inputs
 from spectra.carbon.optimizer.inputs import Inputs, InstanceInfo
 from spectra.carbon.optimizer.schemas import WeightsIn, WorkloadIn
 from spectra.carbon.rightsizing.engine import HOURS_PER_MONTH
@@ -198,7 +200,9 @@ def _run(session: Session, inputs: Inputs, migration: MigrationAction, instance:
         _transition(session, migration, "failed", f"no executor for {migration.cloud} instances")
 
 
-def _complete(session: Session, migration: MigrationAction) -> None:
+def _complete(session: Session, migration: MigrationAction, moved_to: dict[str, Any] | None = None) -> None:
+    if moved_to:
+        migration.plan = {**migration.plan, "executed": moved_to}
     _transition(session, migration, "completed")
     assert migration.instance_id is not None
     co2e = migration.co2e_change_kg_per_month
@@ -216,12 +220,25 @@ def _complete(session: Session, migration: MigrationAction) -> None:
         summary=f"moved {migration.instance_id} {migration.from_region} → {migration.to_region}",
         co2e_kg_per_hour=-(co2e or 0.0) / HOURS_PER_MONTH,
         cost_usd_per_hour=-(cost or 0.0) / HOURS_PER_MONTH,
-        details={"plan": migration.plan},
+        details={"plan": migration.plan, **({"executed": moved_to} if moved_to else {})},
     )
 
 
-def report_result(session: Session, migration_id: str, succeeded: bool, error: str | None = None) -> MigrationAction:
-    """The executor (the spot domain, for AWS) reports how an `executing` migration ended."""
+def report_result(
+    session: Session,
+    migration_id: str,
+    succeeded: bool,
+    error: str | None = None,
+    *,
+    provider_id: str | None = None,
+    zone: str | None = None,
+    inputs: Inputs | None = None,
+) -> MigrationAction:
+    """The executor (the spot domain, for AWS) reports how an `executing` migration ended.
+
+    `provider_id` is the instance now running in the target region: the fleet records it as a new
+    instance carrying the workload, and the old one as terminated (as the cloud's inventory shows them).
+    """
     migration = repository.get(session, migration_id)
     if migration is None:
         raise NotFound("migration not found")
@@ -229,11 +246,28 @@ def report_result(session: Session, migration_id: str, succeeded: bool, error: s
         if (migration.status == "completed") == succeeded and migration.status in ("completed", "failed"):
             return migration  # a repeated report changes nothing
         raise Conflict(f"migration is {migration.status}, not executing", code="migration_not_executing")
-    if succeeded:
-        _complete(session, migration)
-    else:
+    if not succeeded:
         _transition(session, migration, "failed", error or "the executor reported a failure")
+        return migration
+    moved_to: dict[str, Any] | None = None
+    if provider_id is not None and migration.instance_id is not None:
+        inputs = inputs or get_inputs()
+        current = inputs.instance(session, migration.instance_id)
+        instance_type = migration.instance_type or (current.instance_type if current else None)
+        if instance_type is None:
+            raise NotFound("the migrated instance is no longer in the fleet")
+        fleet_id = inputs.replace_instance(
+            session, migration.instance_id, provider_id, migration.to_region, zone, instance_type
+        )
+        moved_to = {"instance_id": fleet_id, "provider_id": provider_id, "region": migration.to_region, "zone": zone}
+    _complete(session, migration, moved_to)
     return migration
+
+
+def awaiting_executor(session: Session, migration_id: str) -> bool:
+    """Whether the migration still waits for its executor's report (an executor asks before it acts)."""
+    migration = repository.get(session, migration_id)
+    return migration is not None and migration.status == "executing"
 
 
 def get_migration(session: Session, migration_id: str, caller: Caller) -> MigrationAction:

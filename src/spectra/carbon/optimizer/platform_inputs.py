@@ -99,6 +99,29 @@ class FleetInputs:
     def stop_instance(self, session: Session, instance_id: str) -> None:
         instances_service.set_state(session, instance_id, "stopped")
 
+    def replace_instance(
+        self, session: Session, instance_id: str, provider_id: str, region: str, zone: str | None, instance_type: str
+    ) -> str:
+        """The replacement is recorded as the cloud shows it: a new instance carrying the old one's workload
+        metadata, and the old one terminated (so an inventory sync finds both as they are)."""
+        old = instances_service.get_instance(session, instance_id)
+        new, _ = instances_service.upsert_instance(
+            session,
+            old.client_id,
+            InstanceSync(
+                provider=old.provider, source=old.source, provider_id=provider_id, name=old.name, region=region,
+                zone=zone, instance_type=instance_type, lifecycle=old.lifecycle, state="running",
+                launched_at=clock.now(), tags=old.tags or {}, flexible=old.flexible,
+                latency_sensitive=old.latency_sensitive, users_region=old.users_region,
+            ),
+        )  # fmt: skip
+        if new.team_id is None and old.team_id is not None:
+            new.team_id = old.team_id
+            session.flush()
+        if new.id != old.id:
+            instances_service.set_state(session, old.id, "terminated")
+        return new.id
+
     def cost_series(self, session: Session, instance_id: str, start: datetime, end: datetime) -> Series:
         """Billed USD per complete UTC day (days without a bill are NaN)."""
         first, last = start.date(), (end - DAY).date()

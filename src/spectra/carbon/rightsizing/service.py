@@ -1,8 +1,9 @@
 """Rightsizing: evaluate an instance from measured p95 CPU and memory, store the recommendation, accept it.
 
 Accepting goes through one path for people and automation: the change is applied (simulated cloud:
-the fleet changes the type at once; AWS: a `carbon.rightsizing.requested` event for the spot agent),
-an OptimizationAction records the savings rate, and the audit log and event bus see it.
+the fleet changes the type at once; AWS: a `carbon.rightsizing.requested` event for the spot agent, whose
+outcome comes back through `report_result`), an OptimizationAction records the savings rate, and the
+audit log and event bus see it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spectra.carbon.actions import service as actions
+from spectra.carbon.actions.models import OptimizationAction
 from spectra.carbon.optimizer import service as optimizer
+from spectra.carbon.optimizer.dependencies import get_inputs
 from spectra.carbon.optimizer.inputs import Inputs, InstanceInfo
 from spectra.carbon.rightsizing import repository
 from spectra.carbon.rightsizing.engine import HOURS_PER_MONTH, Policy, recommend
@@ -174,6 +177,58 @@ def accept(
         client_id=rec.client_id, actor="automation" if origin == "automatic" else None,
     )  # fmt: skip
     return {"recommendation": rec, "applied": applied, "action_id": action.id}
+
+
+def report_result(
+    session: Session,
+    recommendation_id: str,
+    succeeded: bool,
+    error: str | None = None,
+    *,
+    instance_type: str | None = None,
+    provider_id: str | None = None,
+    zone: str | None = None,
+    inputs: Inputs | None = None,
+) -> OptimizationAction:
+    """The executor (the spot agent, for AWS) reports how an accepted change ended: the recorded action becomes
+    `applied` (credited from now) and the fleet shows the new type — on a new instance when the cloud replaced
+    it (`provider_id`) — or `failed` with the reason. A repeated report changes nothing."""
+    rec = repository.get(session, recommendation_id)
+    if rec is None:
+        raise NotFound("recommendation not found")
+    if rec.action_id is None:
+        raise Conflict("the recommendation was never accepted", code="not_accepted")
+    action = actions.get_action(session, rec.action_id)
+    if action.status != "recommended":
+        if (action.status in ("applied", "reverted")) == succeeded:
+            return action
+        raise Conflict(f"the rightsizing action is already {action.status}", code="action_settled")
+    if not succeeded:
+        reason = error or "the executor reported a failure"
+        rec.details = {**rec.details, "executor_error": reason}
+        return actions.settle_action(session, action, False, {"awaiting_executor": False, "error": reason})
+    inputs = inputs or get_inputs()
+    new_type = instance_type or rec.recommended_type or rec.current_type
+    details: dict[str, Any] = {"awaiting_executor": False, "instance_type": new_type}
+    instance = inputs.instance(session, rec.instance_id)
+    if instance is None:
+        raise NotFound("the resized instance is no longer in the fleet")
+    if provider_id is not None and provider_id != instance.provider_id:
+        fleet_id = inputs.replace_instance(session, instance.id, provider_id, instance.region, zone, new_type)
+        details["replaced_by"] = {"instance_id": fleet_id, "provider_id": provider_id}
+    else:
+        inputs.resize_instance(session, instance.id, new_type)
+    actions.supersede_instance_actions(session, rec.client_id, instance.id, "rightsizing")
+    return actions.settle_action(session, action, True, details)
+
+
+def awaiting_executor(session: Session, recommendation_id: str) -> bool:
+    """Whether an accepted recommendation still waits for its executor (an executor asks before it acts)."""
+    rec = repository.get(session, recommendation_id)
+    if rec is None or rec.action_id is None:
+        return False
+    action = actions.get_action(session, rec.action_id)
+    return action.status == "recommended" and bool(action.details.get("awaiting_executor"))
 
 
 def dismiss(session: Session, rec: RightsizingRecommendation, reason: str | None) -> RightsizingRecommendation:
