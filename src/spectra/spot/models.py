@@ -131,7 +131,8 @@ class Command(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("spot_agents.id", ondelete="CASCADE"))
     instance_id: Mapped[str | None] = mapped_column(String(32))
     request_id: Mapped[str] = mapped_column(String(128), unique=True)
-    # switch | create_replica | promote_replica | terminate | fallback_on_demand | return_to_spot | cleanup
+    # switch | create_replica | promote_replica | terminate | fallback_on_demand | return_to_spot | cleanup,
+    # and on the carbon domain's request: migrate | resize | stop
     command_type: Mapped[str] = mapped_column(String(32))
     target_pool_id: Mapped[str | None] = mapped_column(String(32))
     target_mode: Mapped[str | None] = mapped_column(String(16))  # spot | on_demand
@@ -139,7 +140,7 @@ class Command(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     # pending | delivered | executed | failed | expired | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
     priority: Mapped[int] = mapped_column(Integer, default=50)  # emergency commands jump the queue
-    issued_by: Mapped[str] = mapped_column(String(16), default="user")  # user | engine | emergency | admin
+    issued_by: Mapped[str] = mapped_column(String(16), default="user")  # user | engine | emergency | admin | carbon
     delivered_at: Mapped[datetime | None]
     executed_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]

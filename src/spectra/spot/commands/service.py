@@ -47,8 +47,10 @@ def issue(
     priority: int = USER_PRIORITY,
     issued_by: str = "user",
     now: datetime | None = None,
+    ttl: timedelta = COMMAND_TTL,
 ) -> tuple[Command, bool]:
-    """Queue a command; (command, created). A known request id returns the first command unchanged."""
+    """Queue a command; (command, created). A known request id returns the first command unchanged.
+    `ttl`: how long it may wait for the agent to take it before it expires."""
     now = now or clock.now()
     request_id = request_id or new_id()
     existing = repository.by_request_id(session, request_id)
@@ -67,7 +69,7 @@ def issue(
         payload=payload or {},
         priority=priority,
         issued_by=issued_by,
-        expires_at=now + COMMAND_TTL,
+        expires_at=now + ttl,
     )
     session.add(cmd)
     session.flush()  # the unique request_id holds at the database level too
@@ -208,11 +210,14 @@ def get_command(session: Session, agent: Agent, command_id: str) -> Command:
 def mark_executed(
     session: Session, agent: Agent, command_id: str, success: bool, result: dict[str, Any], now: datetime
 ) -> tuple[Command, bool]:
-    """Record the outcome once; a repeat report returns the recorded outcome and changes nothing."""
+    """Record the outcome once; a repeat report returns the recorded outcome and changes nothing.
+
+    A command that expired after the agent took it is still answered: the agent acted, so its report is the
+    truth about the cloud (refusing it would leave the server believing nothing changed)."""
     cmd = get_command(session, agent, command_id)
     if cmd.status in ("executed", "failed"):
         return cmd, False
-    if cmd.status in ("expired", "cancelled"):
+    if cmd.status == "cancelled" or (cmd.status == "expired" and cmd.delivered_at is None):
         raise Conflict(f"command is {cmd.status}; its outcome is no longer accepted", code="command_closed")
     pre = command_state(cmd)
     cmd.status = "executed" if success else "failed"
@@ -220,6 +225,10 @@ def mark_executed(
     session.flush()
     if success:
         _apply_effects(session, agent, cmd, result, now)
+    if (cmd.payload or {}).get("carbon"):
+        from spectra.spot.carbon_actions import service as carbon_actions  # carbon actions build on commands
+
+        carbon_actions.command_finished(session, agent, cmd, success, result, now)
     activity.record(
         session,
         f"command.{cmd.status}",

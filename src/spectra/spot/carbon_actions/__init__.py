@@ -1,0 +1,1 @@
+"""Spot: the carbon domain's changes to AWS instances, carried out by the instances' agents."""
