@@ -366,6 +366,17 @@ def agent_run(
     imds: Annotated[str, typer.Option(help="Instance metadata service endpoint (aws)")] = "http://169.254.169.254",
     prices: Annotated[Path | None, typer.Option(help="sim: replay this describe-spot-price-history file")] = None,
     price_interval: Annotated[float, typer.Option(help="Seconds between price reports")] = 300.0,
+    launch_template: Annotated[
+        list[str] | None,
+        typer.Option(help="aws: REGION=lt-…[:version] or REGION=ami-… used for launches there (repeatable)"),
+    ] = None,
+    launch_config: Annotated[
+        Path | None, typer.Option(help='aws: JSON file {"launch_templates": {"<region>": "lt-…"}}')
+    ] = None,
+    instance_id: Annotated[
+        str | None, typer.Option(help="aws: manage this instance from beside it (identity from EC2, not IMDS)")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="aws: the instance's region (with --instance-id)")] = None,
 ) -> None:
     """Register (or resume), heartbeat, report prices, execute commands, report interruption notices."""
     from datetime import UTC, datetime
@@ -377,10 +388,14 @@ def agent_run(
     store = StateStore(state)
     client = ServerClient(server, token, store)
     if cloud == "aws":
-        from spectra.agent.aws import AwsBackend
+        from spectra.agent.aws import AwsBackend, parse_launch_templates
 
-        backend: object = AwsBackend(imds)
-        agent = Agent(client, backend, store)  # type: ignore[arg-type]
+        try:
+            templates = parse_launch_templates(launch_template or [], launch_config)
+            backend = AwsBackend(imds, region=region, launch_templates=templates, instance_id=instance_id)
+        except (ValueError, OSError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        agent = Agent(client, backend, store)
     elif cloud == "sim":
         from spectra.agent.sim import SimBackend
         from spectra.sim.fleet import build_market

@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from spectra.agent.aws import AwsBackend
+from spectra.agent.aws import AwsBackend, launch_source, parse_launch_templates
+from spectra.agent.cloud import CloudError
 from tests.agent.fake_imds import FakeImds
 
 
@@ -92,3 +93,75 @@ def test_spot_prices_launch_and_terminate(imds: FakeImds, aws: None) -> None:
     backend.terminate(spot_id)
     state = ec2.describe_instances(InstanceIds=[spot_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
     assert state in ("shutting-down", "terminated")
+
+
+def test_launch_templates_from_flags_and_file(tmp_path) -> None:
+    config = tmp_path / "agent.json"
+    config.write_text('{"launch_templates": {"eu-north-1": "lt-0file", "eu-west-1": "ami-0west"}}')
+    templates = parse_launch_templates(["eu-north-1=lt-0flag:3"], config)
+    assert templates == {"eu-north-1": "lt-0flag:3", "eu-west-1": "ami-0west"}  # the command line wins
+    assert launch_source("lt-0flag:3") == {"LaunchTemplate": {"LaunchTemplateId": "lt-0flag", "Version": "3"}}
+    assert launch_source("web-servers") == {"LaunchTemplate": {"LaunchTemplateName": "web-servers"}}
+    assert launch_source("ami-0west") == {"ImageId": "ami-0west"}
+    with pytest.raises(ValueError, match="REGION=lt-"):
+        parse_launch_templates(["lt-0abc"])
+    config.write_text('{"launch_templates": ["lt-0abc"]}')
+    with pytest.raises(ValueError, match="launch_templates"):
+        parse_launch_templates([], config)
+
+
+def test_another_region_needs_a_template_and_uses_it(imds: FakeImds, aws: None) -> None:
+    backend = AwsBackend(imds.url)
+    with pytest.raises(CloudError, match="no launch template or AMI for eu-north-1"):
+        backend.launch("m5.large", None, "on-demand", "move-1", region="eu-north-1")
+    north = boto3.client("ec2", region_name="eu-north-1")
+    template = north.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    backend.launch_templates["eu-north-1"] = template
+    launched = backend.launch("m5.large", None, "on-demand", "move-1", region="eu-north-1")
+    assert backend.launch("m5.large", None, "on-demand", "move-1", region="eu-north-1") == launched
+    view = backend.wait_running(launched, "eu-north-1")
+    assert (view.region, view.instance_type, view.state) == ("eu-north-1", "m5.large", "running")
+    assert view.availability_zone.startswith("eu-north-1")
+
+
+def test_change_type_in_place_is_idempotent(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    instance_id = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="m5.xlarge", MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
+    backend = AwsBackend("http://127.0.0.1:9", region="us-east-1", instance_id=instance_id)
+    assert backend.identity().instance_type == "m5.xlarge" and backend.notice() is None
+    assert not backend.runs_on(instance_id)  # beside it, not on it
+    backend.change_type(instance_id, "m5.large")
+    view = backend.describe(instance_id)
+    assert (view.instance_type, view.state) == ("m5.large", "running")
+
+    # A repeat (after a crash) finds the work done: the instance is not stopped or modified again.
+    def refuse(**_: object) -> None:
+        raise AssertionError("the instance was changed again")
+
+    backend.client().stop_instances = refuse
+    backend.client().modify_instance_attribute = refuse
+    backend.change_type(instance_id, "m5.large")
+
+    spot_id = ec2.run_instances(
+        ImageId="ami-12c6146b", InstanceType="m5.large", MinCount=1, MaxCount=1,
+        InstanceMarketOptions={"MarketType": "spot", "SpotOptions": {"SpotInstanceType": "one-time"}},
+    )["Instances"][0]["InstanceId"]  # fmt: skip
+    with pytest.raises(CloudError, match="spot instance"):
+        backend.change_type(spot_id, "m5.xlarge")
+
+
+def test_dry_runs_check_before_the_agent_ends_its_own_instance(imds: FakeImds, aws: None) -> None:
+    backend = AwsBackend(imds.url)
+    assert backend.runs_on("i-0123456789abcdef0") and not backend.runs_on("i-0other")
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    instance_id = ec2.run_instances(ImageId="ami-12c6146b", InstanceType="m5.large", MinCount=1, MaxCount=1)[
+        "Instances"
+    ][0]["InstanceId"]
+    backend.check_allowed("terminate", instance_id)
+    backend.check_allowed("stop", instance_id)
+    state = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state == "running"  # a dry run changes nothing

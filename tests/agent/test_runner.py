@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from spectra.agent.cloud import CloudError
 from spectra.agent.runner import Agent
 from spectra.agent.sim import SimBackend
 from spectra.agent.state import StateStore
@@ -123,3 +124,59 @@ def test_crash_mid_command_executes_once(live_server, tenant, tmp_path: Path) ->
         {"success": True, "result": {"new_instance_id": launched[0].id}},
     )
     assert again["changed"] is False
+
+
+def test_sim_backend_migrates_and_resizes_by_replacement(tmp_path: Path) -> None:
+    cloud = _cloud()
+    first = cloud.launch(A, "on-demand", "boot")
+    agent = _agent("http://127.0.0.1:9", "unused", cloud, first.id, tmp_path / "state.json")
+    migrate = {
+        "id": "c-1",
+        "request_id": "carbon:migration:t:m-1",
+        "command_type": "migrate",
+        "payload": {"cloud_instance_id": first.id, "region": "us-east-1", "target_region": "eu-north-1",
+                    "instance_type": "m5.large", "lifecycle": "on_demand"},
+    }  # fmt: skip
+    moved = agent._act(migrate)
+    new = cloud.get(moved["new_instance_id"])
+    assert (new.pool.region, new.pool.instance_type, new.lifecycle) == ("eu-north-1", "m5.large", "on-demand")
+    assert cloud.get(first.id).terminated_at is not None and moved["old_instance_terminated"] is True
+    assert agent.backend.identity().instance_id == new.id  # the agent follows its workload
+    # Redone after a crash: the same launch token finds the same instance.
+    assert agent._act(migrate)["new_instance_id"] == new.id
+    assert len([i for i in cloud.instances.values() if i.pool.region == "eu-north-1"]) == 1
+
+    resize = {
+        "id": "c-2",
+        "request_id": "carbon:rightsizing:t:r-1",
+        "command_type": "resize",
+        "payload": {"cloud_instance_id": new.id, "region": "eu-north-1", "target_type": "m5.xlarge",
+                    "availability_zone": new.pool.availability_zone, "lifecycle": "on_demand"},
+    }  # fmt: skip
+    resized = agent._act(resize)
+    bigger = cloud.get(resized["new_instance_id"])
+    assert resized["method"] == "replaced" and bigger.pool.instance_type == "m5.xlarge"
+    assert bigger.pool.availability_zone == new.pool.availability_zone and cloud.get(new.id).terminated_at is not None
+
+    stop = {"id": "c-3", "request_id": "r-3", "command_type": "stop", "payload": {"cloud_instance_id": bigger.id}}
+    with pytest.raises(CloudError, match="cannot stop"):
+        agent._act(stop)
+    assert agent._after_report == [] and cloud.get(bigger.id).terminated_at is None
+
+
+def test_a_step_on_its_own_instance_waits_for_the_report(tmp_path: Path) -> None:
+    """Stopping or terminating the agent's own instance happens only once the report has been delivered."""
+    cloud = _cloud()
+    first = cloud.launch(A, "on-demand", "boot")
+    store = StateStore(tmp_path / "state.json")
+    store.state.agent_id = "agent-1"
+    store.state.commands["c-1"] = "executed:" + json.dumps({"success": True, "result": {}})
+    store.state.after_report = [{"command_id": "c-1", "action": "terminate", "instance_id": first.id, "region": None}]
+    store.save()
+    server = ServerClient("http://127.0.0.1:9", "t", store, sleep=lambda s: None)
+    agent = Agent(server, SimBackend(cloud, first.id), store)
+    store.enqueue("POST", "/api/agents/agent-1/commands/c-1/executed", {"success": True}, key="executed:c-1")
+    assert agent.finish_after_report() == 0 and cloud.get(first.id).terminated_at is None  # report not delivered
+    store.drop("executed:c-1")  # delivered
+    assert agent.finish_after_report() == 1 and cloud.get(first.id).terminated_at is not None
+    assert StateStore(tmp_path / "state.json").state.after_report == []

@@ -2,8 +2,13 @@
 
 Exactly-once execution across crashes: before acting on a command the agent records it as "executing" in its
 state file; cloud launches carry the command's request id as client token (EC2 returns the same instance
-for a repeated token, and the AWS backend also finds it by tag), so redoing an interrupted command starts
-nothing new; the "executed" report carries an Idempotency-Key, so a repeated report changes nothing either.
+for a repeated token, and the AWS backend also finds it by tag), and the other steps look before they act
+(an instance already of the new type is not stopped again), so redoing an interrupted command changes nothing
+new; the "executed" report carries an Idempotency-Key, so a repeated report changes nothing either.
+
+A step that ends the agent's own instance (terminating it after a switch, migration or replacement, stopping
+it when it is idle) waits until the command's report has been delivered, so the server always learns the
+outcome; a dry run first checks that the step will be allowed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from spectra.agent.cloud import CloudBackend, Notice
+from spectra.agent.cloud import CloudBackend, CloudError, Notice
 from spectra.agent.state import StateStore
 from spectra.agent.transport import ServerClient, ServerError
 
@@ -24,6 +29,8 @@ log = logging.getLogger("spectra.agent")
 
 AGENT_VERSION = "1.0"
 SWITCHING = {"switch", "return_to_spot", "fallback_on_demand"}
+AFTER_REPORT = "after_report"
+MAX_STEP_ATTEMPTS = 10  # a step the cloud keeps refusing (the dry run said it would not) is given up, loudly
 
 
 class Agent:
@@ -47,6 +54,7 @@ class Agent:
         self.heartbeat_interval = 30.0
         self.reported_notice: str | None = None
         self.executed = 0
+        self._after_report: list[dict[str, Any]] = []
 
     @property
     def agent_id(self) -> str:
@@ -146,18 +154,49 @@ class Agent:
         else:
             self.store.state.commands[cid] = "executing:" + json.dumps(command, default=str)
             self.store.save()
+            self._after_report = []
             try:
                 result = {"success": True, "result": self._act(command)}
             except Exception as exc:
                 log.exception("command %s (%s) failed", cid, command.get("command_type"))
                 result = {"success": False, "result": {}, "message": str(exc)[:500]}
+                self._after_report = []
+            # The outcome and the steps still owed after its report are saved together.
             self.store.state.commands[cid] = "executed:" + json.dumps(result)
+            self.store.state.after_report.extend({"command_id": cid, **step} for step in self._after_report)
+            self._after_report = []
             self.store.save()
         self.server.send_or_queue(
             "POST", f"/api/agents/{self.agent_id}/commands/{cid}/executed", result, key=f"executed:{cid}"
         )
+        self.finish_after_report()
         self.executed += 1
-        return result
+        return dict(result)
+
+    def finish_after_report(self) -> int:
+        """Carry out owed steps whose command's report has been delivered (its outbox item is gone). A step is
+        forgotten once the cloud accepted it; one that fails is tried again on the next loop (up to a limit)."""
+        undelivered = {item.key for item in self.store.state.outbox}
+        done = 0
+        for step in list(self.store.state.after_report):
+            if f"executed:{step['command_id']}" in undelivered:
+                continue
+            try:
+                if step["action"] == "terminate":
+                    self.backend.terminate(step["instance_id"], step.get("region"))
+                elif step["action"] == "stop":
+                    self.backend.stop(step["instance_id"], step.get("region"), wait=False)
+            except Exception as exc:
+                step["attempts"] = int(step.get("attempts", 0)) + 1
+                if step["attempts"] < MAX_STEP_ATTEMPTS:
+                    log.warning("could not %s %s (%s); retrying", step["action"], step["instance_id"], exc)
+                    self.store.save()
+                    continue
+                log.error("gave up trying to %s %s: %s", step["action"], step["instance_id"], exc)
+            self.store.state.after_report.remove(step)
+            self.store.save()
+            done += 1
+        return done
 
     def _act(self, command: dict[str, Any]) -> dict[str, Any]:
         kind = command["command_type"]
@@ -169,6 +208,9 @@ class Agent:
             lifecycle = (
                 "on-demand" if kind == "fallback_on_demand" or command.get("target_mode") == "on_demand" else "spot"
             )
+            terminate_old = kind != "create_replica" and payload.get("terminate_old", True)
+            if terminate_old:
+                self.backend.check_allowed("terminate", me.instance_id)
             started = time.monotonic()
             new_id = self.backend.launch(
                 target.get("instance_type") or me.instance_type,
@@ -187,10 +229,9 @@ class Agent:
                 result["instance_id"] = new_id
                 return result
             result.update({"new_instance_id": new_id, "old_instance_id": me.instance_id})
-            if self.on_switch:
-                self.on_switch(new_id)
-            if payload.get("terminate_old", True) and me.instance_id != new_id:
-                self.backend.terminate(me.instance_id)
+            self._follow(new_id, me.region)
+            if terminate_old and me.instance_id != new_id:
+                self._retire(me.instance_id, me.region)
             return result
         if kind == "promote_replica":
             new_primary = payload.get("new_primary") or payload.get("instance_id")
@@ -198,12 +239,115 @@ class Agent:
                 self.on_switch(str(new_primary))
             return {"promoted": new_primary}
         if kind in ("terminate", "cleanup"):
-            ids = payload.get("cloud_instance_ids") or [payload.get("cloud_instance_id") or payload.get("instance_id")]
+            ids = payload.get("cloud_instance_ids") or [
+                payload.get("cloud_instance_id") or payload.get("instance") or payload.get("instance_id")
+            ]
             terminated = [i for i in ids if i]
             for instance_id in terminated:
                 self.backend.terminate(str(instance_id))
             return {"terminated": terminated}
+        if kind == "migrate":
+            return self._migrate(payload, token)
+        if kind == "resize":
+            return self._resize(payload, token)
+        if kind == "stop":
+            return self._stop(payload)
         raise ValueError(f"unknown command type {kind!r}")
+
+    # ------------------------------------------------------------------ carbon actions
+    def _target(self, payload: dict[str, Any]) -> tuple[str, str]:
+        me = self.backend.identity()
+        return str(payload.get("cloud_instance_id") or me.instance_id), str(payload.get("region") or me.region)
+
+    def _follow(self, new_id: str, region: str | None) -> None:
+        self.backend.follow(new_id, region)
+        if self.on_switch:
+            self.on_switch(new_id)
+
+    def _retire(self, instance_id: str, region: str | None) -> bool | str:
+        """Terminate a replaced instance: now, or — when the agent runs on it — once the report is delivered."""
+        if self.backend.runs_on(instance_id):
+            self._after_report.append({"action": "terminate", "instance_id": instance_id, "region": region})
+            return AFTER_REPORT
+        self.backend.terminate(instance_id, region)
+        return True
+
+    def _replace(
+        self,
+        old_id: str,
+        old_region: str,
+        instance_type: str,
+        zone: str | None,
+        region: str,
+        lifecycle: str,
+        token: str,
+    ) -> dict[str, Any]:
+        """Launch the replacement, wait until it runs, then retire the old instance (idempotent by `token`)."""
+        self.backend.check_allowed("terminate", old_id, old_region)
+        started = time.monotonic()
+        new_id = self.backend.launch(instance_type, zone, lifecycle, token, region=region)
+        try:
+            view = self.backend.wait_running(new_id, region)
+        except Exception:
+            self.backend.terminate(new_id, region)  # never leave a half-made replacement running
+            raise
+        if self.backend.identity().instance_id == old_id:
+            self._follow(new_id, region)
+        terminated = self._retire(old_id, old_region)
+        return {
+            "new_instance_id": new_id,
+            "old_instance_id": old_id,
+            "region": region,
+            "new_availability_zone": view.availability_zone,
+            "new_instance_type": view.instance_type,
+            "lifecycle": "spot" if lifecycle == "spot" else "on_demand",
+            "old_instance_terminated": terminated,
+            "boot_seconds": round(time.monotonic() - started, 3),
+        }
+
+    def _migrate(self, payload: dict[str, Any], token: str) -> dict[str, Any]:
+        """Move the instance to another region: the same type, launched there from that region's template."""
+        old_id, old_region = self._target(payload)
+        to_region = payload.get("target_region")
+        if not to_region:
+            raise ValueError("a migrate command needs target_region")
+        instance_type, lifecycle = payload.get("instance_type"), payload.get("lifecycle")
+        if not instance_type or not lifecycle:
+            view = self.backend.describe(old_id, old_region)
+            instance_type, lifecycle = instance_type or view.instance_type, lifecycle or view.lifecycle
+        if to_region == old_region:
+            raise CloudError(f"{old_id} already runs in {to_region}")
+        return self._replace(old_id, old_region, instance_type, None, to_region, _lifecycle(lifecycle), token)
+
+    def _resize(self, payload: dict[str, Any], token: str) -> dict[str, Any]:
+        """Change the instance type: in place (stop → modify → start) for an on-demand instance the agent does
+        not run on; otherwise a replacement of the new type in the same zone (spot instances cannot be stopped,
+        and nothing would start the agent's own instance again)."""
+        target_id, region = self._target(payload)
+        new_type = payload.get("target_type")
+        if not new_type:
+            raise ValueError("a resize command needs target_type")
+        lifecycle = payload.get("lifecycle") or self.backend.describe(target_id, region).lifecycle
+        if _lifecycle(lifecycle) == "on-demand" and not self.backend.runs_on(target_id):
+            self.backend.change_type(target_id, new_type, region)
+            if self.backend.identity().instance_id == target_id:
+                self._follow(target_id, region)  # same instance, new type
+            return {"method": "modified", "instance_id": target_id, "new_instance_type": new_type, "region": region}
+        result = self._replace(
+            target_id, region, new_type, payload.get("availability_zone"), region, _lifecycle(lifecycle), token
+        )
+        return {"method": "replaced", **result}
+
+    def _stop(self, payload: dict[str, Any]) -> dict[str, Any]:
+        target_id, region = self._target(payload)
+        if payload.get("lifecycle") == "spot":
+            raise CloudError(f"{target_id} is a one-time spot instance: EC2 can terminate it, not stop it")
+        if self.backend.runs_on(target_id):
+            self.backend.check_allowed("stop", target_id, region)
+            self._after_report.append({"action": "stop", "instance_id": target_id, "region": region})
+            return {"stopped": target_id, "when": AFTER_REPORT}
+        self.backend.stop(target_id, region, wait=True)
+        return {"stopped": target_id, "when": "now"}
 
     # ------------------------------------------------------------------ loop
     def run(self, stop: threading.Event, price_interval: float = 300.0, poll_wait: float = 20.0) -> None:
@@ -217,6 +361,7 @@ class Agent:
             try:
                 if now >= next_heartbeat:
                     self.heartbeat()
+                    self.finish_after_report()
                     next_heartbeat = now + self.heartbeat_interval
                 if now >= next_prices:
                     self.report_prices()
@@ -246,3 +391,9 @@ class Agent:
                     key=f"executed:{cid}",
                 )
         self.server.flush()
+        self.finish_after_report()
+
+
+def _lifecycle(value: str) -> str:
+    """The server says on_demand, EC2 says on-demand."""
+    return "spot" if value == "spot" else "on-demand"

@@ -31,6 +31,9 @@ class AgentState:
     commands: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxItem] = field(default_factory=list)
     last_price_report_at: str | None = None
+    # Steps that end this agent's own instance (stop, terminate), done once the command's report is delivered:
+    # {"command_id", "action", "instance_id", "region"}
+    after_report: list[dict[str, Any]] = field(default_factory=list)
 
 
 class StateStore:
