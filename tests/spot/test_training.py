@@ -159,11 +159,11 @@ def test_a_model_trained_on_an_export_is_accepted_back_and_used(
 
 def _decision(db: Session, client_id: str, at: datetime, action: str, current: str, target: str | None,
               quotes: dict[str, float]) -> MLDecision:  # fmt: skip
+    candidates = [{"pool_id": p, "price": q, "interruption_probability": 0.125} for p, q in quotes.items()]
     row = MLDecision(
         id=uuid.uuid4().hex, client_id=client_id, agent_id=None, instance_id=None, model_id=None, engine="test",
         action=action, target_pool_id=target, expected_cost_per_hour=0.0, risk=0.0, reason="test",
-        inputs={"on_demand_price": 0.096, "instance": {"pool_id": current},
-                "candidates": [{"pool_id": p, "price": q, "interruption_probability": 0.125} for p, q in quotes.items()]},
+        inputs={"on_demand_price": 0.096, "instance": {"pool_id": current}, "candidates": candidates},
         latency_ms=0.1, decided_at=at,
     )  # fmt: skip
     db.add(row)
