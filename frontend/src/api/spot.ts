@@ -67,3 +67,15 @@ export interface PoolOption {
 export function as<T>(value: unknown): T {
   return value as T;
 }
+
+/** Published once per agent pricing report: `pool_ids` lists the pools it touched, capped (`pools` is the count). */
+export const PRICE_REPORT_TOPIC = "spot.pricing.reported";
+
+/** True when a price report may change a view of these pools; a capped or missing pool list may touch any. */
+export function reportTouchesPools(payload: Record<string, unknown>, shown: ReadonlySet<string>): boolean {
+  if (shown.size === 0) return false;
+  const listed = Array.isArray(payload.pool_ids) ? payload.pool_ids.filter((id): id is string => typeof id === "string") : null;
+  const total = typeof payload.pools === "number" ? payload.pools : null;
+  if (listed === null || (total !== null && total > listed.length)) return true;
+  return listed.some((id) => shown.has(id));
+}

@@ -14,8 +14,8 @@ function fakeBus() {
       return () => void listeners.delete(l);
     },
   };
-  const emit = (topic: string) => {
-    for (const l of listeners) l({ id: 1, topic, at: null, clientId: null, payload: {} });
+  const emit = (topic: string, payload: Record<string, unknown> = {}) => {
+    for (const l of listeners) l({ id: 1, topic, at: null, clientId: null, payload });
   };
   return { bus, emit, listeners };
 }
@@ -100,6 +100,43 @@ describe("useEventStream", () => {
     await waitFor(() => expect(screen.getByTestId("fleet")).toHaveTextContent("2"));
     await new Promise((r) => setTimeout(r, 60));
     expect(screen.getByTestId("fleet")).toHaveTextContent("2");
+  });
+});
+
+describe("useEventStream options for a frequent topic", () => {
+  function Prices({ shown }: { shown: string }) {
+    // The page's general subscription skips price reports; a second one refreshes only the price query.
+    useEventStream(["spot."], { batchMs: 0, ignore: ["spot.pricing.reported"] });
+    useEventStream(["spot.pricing.reported"], {
+      batchMs: 0,
+      accept: (event) => (event.payload.pool_ids as string[]).includes(shown),
+      refresh: [["spot", "price-history"]],
+    });
+    return (
+      <>
+        <Counter queryKey={["spot", "agents"]} label="agents" />
+        <Counter queryKey={["spot", "price-history", "i-1"]} label="prices" />
+      </>
+    );
+  }
+
+  it("refreshes only the named queries, only for accepted events, and the rest ignore the topic", async () => {
+    const { bus, emit } = fakeBus();
+    render(wrap(bus, <Prices shown="pool-a" />));
+    await waitFor(() => expect(screen.getByTestId("prices")).toHaveTextContent("1"));
+    expect(screen.getByTestId("agents")).toHaveTextContent("1");
+
+    act(() => emit("spot.pricing.reported", { pool_ids: ["pool-b"] })); // a pool the page does not show
+    await new Promise((r) => setTimeout(r, 20));
+    expect(screen.getByTestId("prices")).toHaveTextContent("1");
+
+    act(() => emit("spot.pricing.reported", { pool_ids: ["pool-a", "pool-b"] }));
+    await waitFor(() => expect(screen.getByTestId("prices")).toHaveTextContent("2"));
+    expect(screen.getByTestId("agents")).toHaveTextContent("1"); // the agents list does not depend on prices
+
+    act(() => emit("spot.agent.online")); // other spot topics still refresh every "spot" query
+    await waitFor(() => expect(screen.getByTestId("agents")).toHaveTextContent("2"));
+    await waitFor(() => expect(screen.getByTestId("prices")).toHaveTextContent("3"));
   });
 });
 

@@ -75,6 +75,12 @@ export interface UseEventStreamOptions {
   onEvent?: (event: StreamEvent) => void;
   /** Collect events for this long before refreshing, so a burst costs one refetch per query. */
   batchMs?: number;
+  /** Topic prefixes to leave alone even though `topics` covers them (a frequent topic handled elsewhere). */
+  ignore?: readonly string[];
+  /** Only events this accepts refresh anything (e.g. a price report for a pool the page shows). */
+  accept?: (event: StreamEvent) => boolean;
+  /** Refresh exactly these queries (by key prefix) instead of every query keyed by the event's topic. */
+  refresh?: readonly QueryKey[];
 }
 
 /**
@@ -87,24 +93,36 @@ export function useEventStream(topics: readonly string[], options: UseEventStrea
   const [lastEvent, setLastEvent] = useState<StreamEvent | null>(null);
   const onEvent = useRef(options.onEvent);
   onEvent.current = options.onEvent;
+  const accept = useRef(options.accept);
+  accept.current = options.accept;
+  const refresh = useRef(options.refresh);
+  refresh.current = options.refresh;
   const batchMs = options.batchMs ?? 250;
   const topicsKey = topics.join(",");
+  const ignoreKey = (options.ignore ?? []).join(",");
 
   useEffect(() => {
     if (!bus) return;
     const wanted = topicsKey ? topicsKey.split(",") : [""];
+    const ignored = ignoreKey ? ignoreKey.split(",") : [];
     const pending = new Set<string>();
     let timer: ReturnType<typeof setTimeout> | null = null;
     const flush = () => {
       timer = null;
       const stale = [...pending];
       pending.clear();
+      if (refresh.current) {
+        for (const queryKey of refresh.current) void queryClient.invalidateQueries({ queryKey });
+        return;
+      }
       void queryClient.invalidateQueries({
         predicate: (query) => stale.some((topic) => queryDependsOn(query, topic)),
       });
     };
     const unsubscribe = bus.subscribe((event) => {
       if (!wanted.some((prefix) => topicMatches(prefix, event.topic))) return;
+      if (ignored.some((prefix) => topicMatches(prefix, event.topic))) return;
+      if (accept.current && !accept.current(event)) return;
       pending.add(event.topic);
       if (batchMs <= 0) flush();
       else timer ??= setTimeout(flush, batchMs);
@@ -115,7 +133,7 @@ export function useEventStream(topics: readonly string[], options: UseEventStrea
       unsubscribe();
       if (timer) clearTimeout(timer);
     };
-  }, [bus, queryClient, topicsKey, batchMs]);
+  }, [bus, queryClient, topicsKey, ignoreKey, batchMs]);
 
   return { status: bus?.status ?? ("closed" as StreamStatus), lastEvent };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatCo2e, formatCountdown, formatDuration, formatRelative, formatUsd, withUnit } from "./format";
+import { formatCo2e, formatCountdown, formatDuration, formatRelative, formatUsd, formatUsdPerHour, withUnit } from "./format";
 
 const NNBSP = "\u202f";
 
@@ -34,6 +34,12 @@ describe("units", () => {
     expect(formatUsd("1234.5")).toBe("$1,234.50");
     expect(formatUsd(-3.456)).toBe("-$3.46");
     expect(formatUsd("n/a")).toBe("—");
+  });
+
+  it("formats hourly prices, and a missing one as a bare dash", () => {
+    expect(formatUsdPerHour(0.04123)).toBe("$0.0412/h");
+    expect(formatUsdPerHour(0.5, 2)).toBe("$0.50/h");
+    expect(formatUsdPerHour(null)).toBe("—");
   });
 
   it("formats durations from milliseconds to hours", () => {

@@ -32,6 +32,12 @@ export function formatUsd(value: number | string | null | undefined, digits = 2)
   return `${sign}$${Math.abs(n).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })}`;
 }
 
+/** An hourly price ("$0.0412/h"); a missing price is a bare dash, not "—/h". */
+export function formatUsdPerHour(value: number | string | null | undefined, digits = 4): string {
+  const text = formatUsd(value, digits);
+  return text === DASH ? DASH : `${text}/h`;
+}
+
 /** CO2e mass from kilograms, scaled to g / kg / t so the figure stays readable. */
 export function formatCo2e(kg: number | string | null | undefined): string {
   const n = toNumber(kg);

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api";
 import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
-import { as } from "../api/spot";
+import { as, PRICE_REPORT_TOPIC } from "../api/spot";
 import { DataTable } from "../components/DataTable";
 import { DownloadButton } from "../components/DownloadButton";
 import { EmptyState, ErrorState, QueryView } from "../components/states";
@@ -248,7 +248,7 @@ function Jobs() {
 }
 
 export function Admin() {
-  useEventStream(["spot.", "emergency."]);
+  useEventStream(["spot.", "emergency."], { ignore: [PRICE_REPORT_TOPIC] }); // every agent's price reports: too frequent
   const stats = useQuery({ queryKey: ["spot", "admin-stats"], queryFn: () => unwrap(api.GET("/api/admin/stats")).then(as<GlobalStats>) });
   const health = useQuery({ queryKey: ["spot", "system-health"], queryFn: () => unwrap(api.GET("/api/admin/system-health")).then(as<SystemHealth>), refetchInterval: 30_000 });
   const s = stats.data;

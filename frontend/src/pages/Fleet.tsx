@@ -3,7 +3,7 @@ import { useState } from "react";
 import { api, unwrap } from "../api";
 import type { ResponseOf } from "../api/client";
 import { idempotencyHeaders, useAction } from "../api/actions";
-import { as, type DowntimeStats, type EmergencyStatus, type FleetCharts, type PoolOption, type PriceHistory, type Savings } from "../api/spot";
+import { as, PRICE_REPORT_TOPIC, reportTouchesPools, type DowntimeStats, type EmergencyStatus, type FleetCharts, type PoolOption, type PriceHistory, type Savings } from "../api/spot";
 import { ClientPicker, useTenant } from "../auth/tenant";
 import { BarSeriesChart, LineSeriesChart, shortDate, shortTime } from "../components/charts";
 import { DataTable } from "../components/DataTable";
@@ -14,7 +14,7 @@ import { EmptyState, ErrorState, QueryView } from "../components/states";
 import { Badge, Button, Card, PageHeader, StatCard } from "../components/ui";
 import { useEventStream } from "../hooks/useEventStream";
 import { useNow } from "../hooks/useNow";
-import { axisNumber, formatDateTime, formatDuration, formatNumber, formatPercent, formatRelative, formatUsd, shortId } from "../lib/format";
+import { axisNumber, formatDateTime, formatDuration, formatNumber, formatPercent, formatRelative, formatUsd, formatUsdPerHour, shortId } from "../lib/format";
 import { humanize, severityTone, statusTone } from "../lib/labels";
 
 type Agent = ResponseOf<"/api/client/{client_id}/agents", "get">[number];
@@ -22,6 +22,10 @@ type Instance = ResponseOf<"/api/client/{client_id}/instances", "get">[number];
 
 const ROLES = ["PRIMARY", "REPLICA", "ZOMBIE", "TERMINATED"] as const;
 const PRICE_REFRESH_MS = 15_000; // the v6 target: price charts no more than 30 s behind
+// Agents' price reports arrive over SSE; a burst of them (many agents, one pool) costs one refetch a second.
+const PRICE_REPORT_BATCH_MS = 1_000;
+// Events that open an emergency: its alert is fetched at once, before the instance list catches up.
+const EMERGENCY_OPENED = new Set(["emergency.rebalance", "emergency.termination"]);
 
 function agentName(agent: Agent | undefined, fallback: string): string {
   return agent?.logical_name || agent?.hostname || fallback;
@@ -31,8 +35,8 @@ function roleTone(role: string) {
   return role === "PRIMARY" ? "good" : role === "REPLICA" ? "neutral" : role === "ZOMBIE" ? "warn" : "neutral";
 }
 
-function Emergencies({ instances, agents }: { instances: Instance[]; agents: Map<string, Agent> }) {
-  const agentIds = [...new Set(instances.filter((i) => i.notice_status && i.notice_status !== "none").map((i) => i.agent_id))];
+function Emergencies({ instances, agents, noticed }: { instances: Instance[]; agents: Map<string, Agent>; noticed: readonly string[] }) {
+  const agentIds = [...new Set([...instances.filter((i) => i.notice_status && i.notice_status !== "none").map((i) => i.agent_id), ...noticed])];
   const statuses = useQueries({
     queries: agentIds.map((id) => ({
       queryKey: ["emergency", "status", id],
@@ -58,9 +62,30 @@ function Emergencies({ instances, agents }: { instances: Instance[]; agents: Map
   );
 }
 
+function priceKeys(instanceId: string) {
+  return { history: ["spot", "price-history", instanceId], options: ["spot", "options", instanceId] };
+}
+
+/** Refresh the chosen instance's price chart and pools when an agent reports a price for one of them. */
+function useLivePrices(instanceId: string | undefined) {
+  const queryClient = useQueryClient();
+  const keys = instanceId ? priceKeys(instanceId) : null;
+  useEventStream([PRICE_REPORT_TOPIC], {
+    batchMs: PRICE_REPORT_BATCH_MS,
+    accept: (event) => {
+      if (!keys) return false;
+      const shown = new Set((queryClient.getQueryData<PoolOption[]>(keys.options) ?? []).map((p) => p.pool_id));
+      const poolId = queryClient.getQueryData<PriceHistory>(keys.history)?.pool_id;
+      if (poolId) shown.add(poolId);
+      return reportTouchesPools(event.payload, shown);
+    },
+    refresh: keys ? [keys.history, keys.options] : [],
+  });
+}
+
 function PriceChart({ instance }: { instance: Instance }) {
   const history = useQuery({
-    queryKey: ["spot", "price-history", instance.id],
+    queryKey: priceKeys(instance.id).history,
     queryFn: () => unwrap(api.GET("/api/client/instances/{instance_id}/price-history", { params: { path: { instance_id: instance.id }, query: { days: 7 } } })).then(as<PriceHistory>),
     refetchInterval: PRICE_REFRESH_MS,
   });
@@ -70,13 +95,13 @@ function PriceChart({ instance }: { instance: Instance }) {
         const last = h.points[h.points.length - 1];
         return (
           <>
-            <p className="mb-2 text-sm text-slate-600">
-              Pool <span className="font-mono" title={h.pool_id ?? ""}>{shortId(h.pool_id)}</span> · latest {formatUsd(last?.price, 4)}/h at {formatDateTime(last?.at)} · on-demand {formatUsd(h.on_demand_price, 4)}/h
+            <p className="mb-2 text-sm text-slate-600" data-testid="price-latest">
+              Pool <span className="font-mono" title={h.pool_id ?? ""}>{shortId(h.pool_id)}</span> · latest {formatUsdPerHour(last?.price)} at {formatDateTime(last?.at)} · on-demand {formatUsdPerHour(h.on_demand_price)}
             </p>
             <LineSeriesChart
               testId="price-chart"
               label={`Spot price of ${instance.cloud_instance_id}'s pool, last 7 days`}
-              summary={`${h.points.length} price points; latest ${formatUsd(last?.price, 4)} per hour; on-demand ${formatUsd(h.on_demand_price, 4)} per hour.`}
+              summary={`${h.points.length} price points; latest ${formatUsd(last?.price, 4)} per hour at ${formatDateTime(last?.at)}; on-demand ${formatUsd(h.on_demand_price, 4)} per hour.`}
               data={h.points}
               xKey="at"
               series={[{ key: "price", label: "Spot price" }]}
@@ -95,7 +120,7 @@ function PriceChart({ instance }: { instance: Instance }) {
 function Pools({ instance }: { instance: Instance }) {
   const queryClient = useQueryClient();
   const options = useQuery({
-    queryKey: ["spot", "options", instance.id],
+    queryKey: priceKeys(instance.id).options,
     queryFn: () => unwrap(api.GET("/api/client/instances/{instance_id}/available-options", { params: { path: { instance_id: instance.id }, query: { days: 7 } } })).then(as<PoolOption[]>),
     refetchInterval: PRICE_REFRESH_MS * 2,
   });
@@ -126,9 +151,10 @@ function Pools({ instance }: { instance: Instance }) {
             testId="pools-table"
             rows={pools}
             rowKey={(p) => p.pool_id}
+            rowTestId={(p) => `pool-${p.pool_id}`}
             columns={[
               { key: "az", header: "Zone", render: (p) => <span className="whitespace-nowrap">{p.availability_zone ?? p.region}{p.is_current && <Badge tone="good">current</Badge>}</span> },
-              { key: "price", header: "Spot price", align: "right", render: (p) => `${formatUsd(p.latest_price, 4)}/h` },
+              { key: "price", header: "Spot price", align: "right", render: (p) => formatUsdPerHour(p.latest_price) },
               { key: "savings", header: "vs on-demand", align: "right", render: (p) => formatPercent(p.savings_pct) },
               { key: "risk", header: "Interruption", render: (p) => String(p.interruption_bucket ?? "—") },
               { key: "vol", header: "Volatility (CV)", align: "right", render: (p) => formatPercent(p.volatility !== null ? p.volatility * 100 : null) },
@@ -209,9 +235,23 @@ function Notifications() {
 function FleetView({ clientId }: { clientId: string }) {
   const now = useNow(30_000);
   const [selected, setSelected] = useState<string | null>(null);
+  const [noticed, setNoticed] = useState<{ agentId: string; at: number }[]>([]);
   const path = { path: { client_id: clientId } };
   const agents = useQuery({ queryKey: ["spot", "agents", clientId], queryFn: () => unwrap(api.GET("/api/client/{client_id}/agents", { params: path })), refetchInterval: 30_000 });
-  const instances = useQuery({ queryKey: ["spot", "instances", clientId], queryFn: () => unwrap(api.GET("/api/client/{client_id}/instances", { params: path })) });
+  const instances = useQuery({
+    queryKey: ["spot", "instances", clientId],
+    queryFn: () => unwrap(api.GET("/api/client/{client_id}/instances", { params: path })),
+    meta: { topics: ["emergency"] }, // an instance's notice status
+  });
+  // Emergencies cannot wait for a batch: refresh at once, and show a new one's alert straight from its event.
+  useEventStream(["emergency."], {
+    batchMs: 0,
+    onEvent: (event) => {
+      const agentId = event.payload.agent_id;
+      if (!EMERGENCY_OPENED.has(event.topic) || typeof agentId !== "string" || (event.clientId !== null && event.clientId !== clientId)) return;
+      setNoticed((list) => [...list.filter((n) => n.agentId !== agentId), { agentId, at: Date.now() }]);
+    },
+  });
   const charts = useQuery({
     queryKey: ["spot", "charts", clientId],
     queryFn: () => unwrap(api.GET("/api/client/{client_id}/stats/charts", { params: { ...path, query: { days: 30 } } })).then(as<FleetCharts>),
@@ -232,6 +272,9 @@ function FleetView({ clientId }: { clientId: string }) {
   const agentMap = new Map((agents.data ?? []).map((a) => [a.id, a]));
   const live = (instances.data ?? []).filter((i) => i.role !== "TERMINATED");
   const chosen = live.find((i) => i.id === selected) ?? live.find((i) => i.role === "PRIMARY") ?? live[0];
+  useLivePrices(chosen?.id);
+  // Until the instance list has caught up with an emergency event, its agent is shown from the event.
+  const noticedAgents = noticed.filter((n) => n.at >= instances.dataUpdatedAt).map((n) => n.agentId);
   const online = (agents.data ?? []).filter((a) => a.status === "online").length;
   const byRole = charts.data?.instances_by_role ?? {};
   const p95Days = (charts.data?.downtime_p95_by_day ?? []).filter((d) => d.p95_seconds !== null);
@@ -239,7 +282,7 @@ function FleetView({ clientId }: { clientId: string }) {
 
   return (
     <>
-      {instances.data && <Emergencies instances={instances.data} agents={agentMap} />}
+      {instances.data && <Emergencies instances={instances.data} agents={agentMap} noticed={noticedAgents} />}
       <div className="mb-4 grid grid-cols-2 gap-3 lg:grid-cols-4">
         <StatCard label="Agents online" value={agents.data ? `${online} / ${agents.data.length}` : null} testId="agents-online" tone={agents.data && online < agents.data.length ? "warn" : "good"} />
         <StatCard label="Instances by role" value={charts.data ? ROLES.slice(0, 3).map((r) => `${byRole[r] ?? 0}`).join(" · ") : null} hint="primary · replica · zombie" testId="instances-by-role" />
@@ -286,7 +329,7 @@ function FleetView({ clientId }: { clientId: string }) {
                 { key: "role", header: "Role", render: (i) => <Badge tone={roleTone(i.role)}>{i.role}</Badge> },
                 { key: "type", header: "Type / zone", render: (i) => `${i.instance_type ?? "—"} · ${i.availability_zone ?? "—"}` },
                 { key: "life", header: "Lifecycle", render: (i) => humanize(i.lifecycle) },
-                { key: "price", header: "Price", align: "right", render: (i) => `${formatUsd(i.lifecycle === "on_demand" ? i.on_demand_price : i.spot_price, 4)}/h` },
+                { key: "price", header: "Price", align: "right", render: (i) => formatUsdPerHour(i.lifecycle === "on_demand" ? i.on_demand_price : i.spot_price) },
                 { key: "notice", header: "Notice", render: (i) => (i.notice_status && i.notice_status !== "none" ? <Badge tone="bad">{i.notice_status}</Badge> : "—") },
                 {
                   key: "pick",
@@ -361,7 +404,7 @@ function FleetView({ clientId }: { clientId: string }) {
                   { key: "what", header: "From → to", render: (s) => <span className="text-xs" title={`${s.from_pool_id ?? ""} → ${s.to_pool_id ?? ""}`}>{s.from_pool_id ? shortId(s.from_pool_id) : (s.from_mode ?? "—")} → {s.to_pool_id ? shortId(s.to_pool_id) : (s.to_mode ?? "—")}</span> },
                   { key: "trigger", header: "Trigger", render: (s) => humanize(s.trigger) },
                   { key: "down", header: "Downtime", align: "right", render: (s) => formatDuration(s.downtime_seconds) },
-                  { key: "save", header: "Savings", align: "right", render: (s) => (s.savings_per_hour !== null ? `${formatUsd(s.savings_per_hour, 4)}/h` : "—") },
+                  { key: "save", header: "Savings", align: "right", render: (s) => formatUsdPerHour(s.savings_per_hour) },
                   { key: "ok", header: "Result", render: (s) => <Badge tone={s.success ? "good" : "bad"}>{s.success ? "ok" : "failed"}</Badge> },
                 ]}
               />
@@ -382,7 +425,7 @@ function FleetView({ clientId }: { clientId: string }) {
 
 export function Fleet() {
   const { clientId } = useTenant();
-  useEventStream(["spot.", "emergency."]);
+  useEventStream(["spot."], { ignore: [PRICE_REPORT_TOPIC] }); // price reports refresh only the price views
   return (
     <>
       <PageHeader
