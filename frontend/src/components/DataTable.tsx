@@ -9,7 +9,10 @@ export interface Column<T> {
   className?: string;
 }
 
-/** A table that scrolls sideways on narrow screens instead of squeezing its columns. */
+/**
+ * A table that scrolls sideways on narrow screens instead of squeezing its columns. The scroller is a named,
+ * focusable region so a keyboard user can scroll it too (a table without buttons gives nothing else to focus).
+ */
 export function DataTable<T>({
   columns,
   rows,
@@ -26,7 +29,7 @@ export function DataTable<T>({
   rowTestId?: (row: T) => string;
 }) {
   return (
-    <div className="relative -mx-4 overflow-x-auto px-4" data-testid={testId}>
+    <div className="relative -mx-4 overflow-x-auto px-4 focus-visible:outline-2 focus-visible:outline-brand-600" data-testid={testId} role="region" aria-label={caption} tabIndex={0}>
       <table className="min-w-full text-left text-sm">
         <caption className="sr-only">{caption}</caption>
         <thead>

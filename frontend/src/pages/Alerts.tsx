@@ -29,7 +29,7 @@ function AlertTable({ rows, caption }: { rows: Alert[]; caption: string }) {
       rowTestId={(a) => `alert-${a.id}`}
       columns={[
         { key: "sev", header: "Severity", render: (a) => <Badge tone={severityTone(a.severity)}>{a.severity}</Badge> },
-        { key: "what", header: "Alert", render: (a) => <div><div className="font-medium">{a.rule}{a.resource_id ? ` · ${a.resource_id}` : ""}</div><div className="text-xs text-slate-600">{a.message}</div></div> },
+        { key: "what", header: "Alert", render: (a) => <div className="min-w-48 [overflow-wrap:anywhere]"><div className="font-medium">{a.rule}{a.resource_id ? ` · ${a.resource_id}` : ""}</div><div className="text-xs text-slate-600">{a.message}</div></div> },
         { key: "value", header: "Value / threshold", align: "right", render: (a) => (a.value !== null ? `${formatNumber(a.value, 1)} / ${formatNumber(a.threshold, 1)}` : "—") },
         { key: "state", header: "State", render: (a) => <span><Badge tone={statusTone(a.state)}>{a.state}</Badge>{a.silenced_by && <div className="text-xs text-slate-500">silenced</div>}</span> },
         { key: "when", header: "Started", render: (a) => <span className="whitespace-nowrap text-xs">{formatDateTime(a.started_at)}{a.resolved_at && <div>resolved {formatDateTime(a.resolved_at)}</div>}</span> },
