@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from spectra.sim.prices import PricePath
+from spectra.sim.prices import Interruption, PricePath
 from spectra.spot.decisions.engine import ClientPolicy
 from spectra.spot.pricing.formats import PoolKey
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -95,3 +95,108 @@ def test_server_switch_is_executed_and_costed(sim_server, tmp_path: Path) -> Non
     )
     assert stay.cost == pytest.approx(0.10 * 23 + sitter, abs=1e-9)
     assert run.cost < stay.cost
+
+
+@pytest.mark.parametrize(
+    ("mode", "options"),
+    [
+        ("on_demand", {"rebalance_lead": None}),
+        ("standing_replica", {"rebalance_lead": None, "replicas": True}),
+        ("emergency_replica", {"rebalance_lead": timedelta(minutes=10)}),
+    ],
+)
+def test_failover_downtime_is_measured_from_the_notice(
+    sim_server, tmp_path: Path, mode: str, options: dict[str, object]
+) -> None:
+    # Flat prices, one instance in A, A reclaimed once at 04:30 (notice 04:28): only the fail-over path is exercised.
+    market = _market()
+    market.paths[B] = PricePath(B, [START], [0.10])
+    step = timedelta(hours=1)
+    times = offline.step_times(market, step)[:6]
+    reclaim = START + timedelta(hours=4, minutes=30)
+    events = {A: [Interruption(reclaim, A)], B: []}
+    run = bench.run_through_server(
+        sim_server.url,
+        market,
+        times,
+        step,
+        fleet=1,
+        seed=3,
+        policy=ClientPolicy(),
+        workdir=tmp_path,
+        admin_token=ADMIN_TOKEN,
+        name=mode,
+        events=events,
+        notice_poll_seconds=5.0,
+        **options,  # type: ignore[arg-type]
+    )
+    cloud = run.cloud
+    assert cloud is not None and run.failed_commands == 0
+    (failover,) = run.failovers
+    notice = reclaim - timedelta(minutes=2)
+    assert failover.notice_at == notice and failover.terminate_at == reclaim
+    assert notice <= failover.detected_at <= notice + timedelta(seconds=5)
+    replacement = cloud.get(failover.replacement_id or "")
+    old = cloud.get(failover.instance_id)
+    assert old.pool == A and old.terminated_at is not None and old.terminated_at <= reclaim
+    assert failover.serving_at is not None
+    # (an on-demand replacement goes back to spot at a later engine sweep; it served until then)
+    assert replacement.terminated_at is None or replacement.terminated_at > failover.serving_at
+    switched = failover.detected_at + timedelta(seconds=failover.handled_seconds)
+    assert failover.serving_at == max(switched, replacement.ready_at)
+    assert run.downtimes_s == [pytest.approx((failover.serving_at - notice).total_seconds())]
+    if mode == "on_demand":
+        # A fresh on-demand instance: serving once it has booted (tens of seconds), the old one already gone.
+        assert replacement.lifecycle == "on-demand" and replacement.launched_at == failover.detected_at
+        assert failover.serving_at == replacement.ready_at
+        assert 30 < run.downtimes_s[0] < 300
+        assert run.outages_s[0] == pytest.approx((replacement.ready_at - old.terminated_at).total_seconds())
+    else:
+        # A replica in the other pool, booted long before the notice: the promotion is the whole fail-over.
+        assert replacement.pool == B and replacement.ready_at < notice
+        assert run.downtimes_s[0] < 10 and run.outages_s == [0.0]
+        if mode == "emergency_replica":
+            # queued on the rebalance recommendation ten minutes before the reclaim
+            assert reclaim - timedelta(minutes=10) <= replacement.launched_at < notice
+        else:
+            assert replacement.launched_at < reclaim - timedelta(hours=1)  # kept by the engine's policy
+    assert run.replica_interruptions == 0 and run.interruptions == 1
+
+
+def test_a_carbon_priced_run_fills_the_carbon_inputs(sim_server, tmp_path: Path) -> None:
+    catalog = SHARED_DATA / "ec2_instances" / "ec2instances_info_export_us-east-1_2022-04-15.csv"
+    if not catalog.exists():
+        pytest.skip("the shared instance-type export is not here")
+    grid = tmp_path / "grid.csv"
+    rows = [
+        f"{(START - timedelta(hours=h)).strftime('%Y-%m-%d %H:%M:%S')},Nowhere,Test grid,TEST-GRID,300.0,,,,,false,"
+        for h in range(1, 10 * 24 + 1)
+    ]
+    header = (
+        "Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+        "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,Data Source,"
+        "Data Estimated,Data Estimation Method"
+    )
+    grid.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    assert bench.configure_carbon(sim_server.url, "us-east-1", grid, catalog, ADMIN_TOKEN) == "TEST-GRID"
+
+    market = _market()
+    step = timedelta(hours=1)
+    times = offline.step_times(market, step)[:3]
+    run = bench.run_through_server(
+        sim_server.url,
+        market,
+        times,
+        step,
+        fleet=2,
+        seed=1,
+        policy=ClientPolicy(),
+        workdir=tmp_path,
+        admin_token=ADMIN_TOKEN,
+        carbon_price=190.0,
+    )
+    assert run.carbon_notes == set()  # c5a.2xlarge is in the imported catalogue; the grid has hours before now
+    assert len(run.carbon_costs_per_hour) == len(run.decision_latencies_ms) > 0
+    # tens of watts × 300 g/kWh × 190 USD/t: a few ten-thousandths of a USD per hour
+    assert all(0.0001 < cost < 0.01 for cost in run.carbon_costs_per_hour)
+    assert len(run.carbon_lookups_ms) == len(run.decision_total_ms) == len(run.decision_latencies_ms)

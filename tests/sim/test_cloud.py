@@ -61,3 +61,13 @@ def test_cost_integrates_the_price_path(cloud: SimCloud) -> None:
     cloud.terminate(on_demand.id)
     cloud.advance_to(T0 + timedelta(hours=5))
     assert cloud.cost(on_demand.id) == pytest.approx(2.5 * 0.096)
+
+
+def test_without_a_rebalance_lead_only_the_termination_notice_comes(cloud: SimCloud) -> None:
+    cloud.rebalance_lead = None
+    inst = cloud.launch(A, "spot", "r")
+    cloud.advance_to(T0 + timedelta(hours=2, minutes=51))
+    assert cloud.notice(inst.id) is None
+    cloud.advance_to(T0 + timedelta(hours=2, minutes=58))
+    notice = cloud.notice(inst.id)
+    assert notice is not None and notice.kind == "termination"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from spectra.sim.prices import (
     PricePath,
     SyntheticMarket,
     interruption_events,
+    interruption_events_at_rate,
     replay,
     synthetic_paths,
 )
@@ -79,6 +81,19 @@ def test_interruptions_are_seeded_and_come_with_a_two_minute_notice() -> None:
     assert one.terminate_at - one.notice_at == NOTICE == timedelta(minutes=2)
     assert all(T0 <= e.terminate_at < T0 + 730 * H for v in events.values() for e in v)
     assert interruption_events({A: 0.0}, T0, T0 + 730 * H) == {A: []}
+
+
+def test_interruption_rate_per_instance_month_for_stress_runs() -> None:
+    pools = [PoolKey("us-east-1", f"use1-az{n}", "m5.large") for n in range(50)]
+    # 20 per instance-month is beyond any Spot Advisor probability (capped at −ln(1 − 0.999999) ≈ 13.8)
+    events = interruption_events_at_rate(dict.fromkeys(pools, 20.0), T0, T0 + 730 * H, seed=3)
+    assert 900 < sum(len(v) for v in events.values()) < 1100  # 1,000 expected (σ ≈ 32)
+    assert events == interruption_events_at_rate(dict.fromkeys(pools, 20.0), T0, T0 + 730 * H, seed=3)
+    # A probability and its equivalent rate draw the same events (same seed, same process)
+    rate = -math.log1p(-0.5)
+    assert interruption_events_at_rate(dict.fromkeys(pools, rate), T0, T0 + 730 * H, seed=1) == interruption_events(
+        dict.fromkeys(pools, 0.5), T0, T0 + 730 * H, seed=1
+    )
 
 
 def test_boot_time_model_has_stable_pool_medians_and_finds_the_fastest() -> None:

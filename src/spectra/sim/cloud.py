@@ -44,6 +44,8 @@ class SimCloud:
     interruptions: Mapping[PoolKey, list[Interruption]]
     boot: BootTimeModel
     now: datetime
+    # How long before a reclaim the rebalance recommendation comes; None: never (AWS does not always send one).
+    rebalance_lead: timedelta | None = REBALANCE_LEAD
     instances: dict[str, SimInstance] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -56,14 +58,15 @@ class SimCloud:
             for inst in self.instances.values():
                 if inst.lifecycle != "spot" or inst.terminated_at is not None:
                     continue
-                event = self._next_interruption(inst)
+                event = self.reclaim_of(inst)
                 if event is not None and event.terminate_at <= moment:
                     inst.terminated_at, inst.interrupted = event.terminate_at, True
                     reclaimed.append(inst)
             self.now = max(self.now, moment)
             return reclaimed
 
-    def _next_interruption(self, inst: SimInstance) -> Interruption | None:
+    def reclaim_of(self, inst: SimInstance) -> Interruption | None:
+        """The first reclaim of the instance's pool after it was launched (whether it still runs then or not)."""
         events = self.interruptions.get(inst.pool, [])
         times = [e.terminate_at for e in events]
         position = bisect.bisect_right(times, inst.launched_at)
@@ -102,12 +105,12 @@ class SimCloud:
         inst = self.instances[instance_id]
         if inst.lifecycle != "spot" or not inst.running(self.now):
             return None
-        event = self._next_interruption(inst)
+        event = self.reclaim_of(inst)
         if event is None:
             return None
         if event.notice_at <= self.now < event.terminate_at:
             return Notice("termination", event.terminate_at)
-        if event.terminate_at - REBALANCE_LEAD <= self.now < event.notice_at:
+        if self.rebalance_lead is not None and event.terminate_at - self.rebalance_lead <= self.now < event.notice_at:
             return Notice("rebalance", None)
         return None
 

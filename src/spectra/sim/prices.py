@@ -9,8 +9,9 @@ few hours (exponential gaps, mean `mean_hours_between_changes`); the log price f
 type's regional level (cross-zone spread). Defaults are in the range of the c5a.2xlarge us-east-1 trace (spot ≈
 half of on-demand, a few % moves per change, 5-10 % spread between zones), not fitted to it.
 
-Interruptions: a Poisson process per pool whose monthly probability comes from the Spot Advisor bucket; each
-interruption is announced by a notice two minutes before the instance is reclaimed.
+Interruptions: a Poisson process per pool whose monthly probability comes from the Spot Advisor bucket (or, for
+stress runs, a given rate per instance-month); each interruption is announced by a notice two minutes before the
+instance is reclaimed.
 
 Boot time: per pool a log-normal around a median (default 90 s) with a per-pool factor, so some pools are
 consistently faster to boot — what the emergency flow's "fastest boot pool" needs.
@@ -166,13 +167,22 @@ def interruption_events(
 ) -> dict[PoolKey, list[Interruption]]:
     """Poisson capacity reclaims per pool over [start, end): rate from the monthly probability of at least one
     interruption (rate = −ln(1 − p) / 730 h). An event reclaims the instances in that pool at `terminate_at`."""
+    per_month = {pool: -math.log1p(-min(max(p, 0.0), 0.999999)) for pool, p in probabilities.items()}
+    return interruption_events_at_rate(per_month, start, end, seed)
+
+
+def interruption_events_at_rate(
+    per_instance_month: Mapping[PoolKey, float], start: datetime, end: datetime, seed: int = 0
+) -> dict[PoolKey, list[Interruption]]:
+    """Poisson capacity reclaims per pool at a given rate: interruptions per instance-month (730 h) of an instance
+    that stays in the pool. A stress setting for fail-over measurements: the Spot Advisor's monthly probability
+    of at least one interruption caps the rate at −ln(1 − p) < 14 per month."""
     out: dict[PoolKey, list[Interruption]] = {}
-    for pool in sorted(probabilities):
+    for pool in sorted(per_instance_month):
         rng = random.Random(f"{seed}:{pool.label}:{pool.product_description}")
-        p = min(max(probabilities[pool], 0.0), 0.999999)
         events: list[Interruption] = []
-        if p > 0:
-            rate_per_hour = -math.log1p(-p) / HOURS_PER_MONTH
+        if per_instance_month[pool] > 0:
+            rate_per_hour = per_instance_month[pool] / HOURS_PER_MONTH
             moment = start
             while True:
                 moment += timedelta(hours=rng.expovariate(rate_per_hour))
