@@ -63,6 +63,24 @@ def test_subscriber_runs_after_commit_only(db: Session) -> None:
         events._subscribers[:] = [s for s in events._subscribers if s[0] != "test.after"]
 
 
+def test_an_event_in_a_rolled_back_savepoint_is_not_delivered(db: Session) -> None:
+    seen: list[str] = []
+    events.subscribe("test.savepoint", lambda e: seen.append(e.topic))
+    try:
+        with session_scope() as session:
+            events.publish(session, "test.savepoint.kept", {})
+            with session.begin_nested() as inner:
+                events.publish(session, "test.savepoint.released", {})
+            with session.begin_nested() as inner:
+                events.publish(session, "test.savepoint.undone", {})
+                with session.begin_nested():
+                    events.publish(session, "test.savepoint.undone_deeper", {})
+                inner.rollback()
+        assert seen == ["test.savepoint.kept", "test.savepoint.released"]
+    finally:
+        events._subscribers[:] = [s for s in events._subscribers if s[0] != "test.savepoint"]
+
+
 def test_sse_stream_filters_per_tenant_and_resumes(live_server) -> None:
     with session_scope() as session:
         a, b = make_tenant(session), make_tenant(session)

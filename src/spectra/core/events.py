@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from spectra.core.config import get_settings
 from spectra.core.models import EventLog
@@ -125,14 +125,33 @@ def publish(session: Session, topic: str, payload: dict[str, Any], client_id: st
     for prefix, handler in list(_in_transaction):
         if topic.startswith(prefix):
             handler(session, published)
-    pending: list[Event] = session.info.setdefault("spectra_pending_events", [])
-    pending.append(published)
+    # Remember the (innermost) transaction the event belongs to: if that savepoint rolls back, so does the event.
+    pending: list[tuple[Event, SessionTransaction | None]] = session.info.setdefault("spectra_pending_events", [])
+    pending.append((published, session.get_nested_transaction() or session.get_transaction()))
     return row
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rolled-back savepoint takes its events with it (the rows are gone; nobody must hear of them)."""
+    pending: list[tuple[Event, SessionTransaction | None]] = session.info.get("spectra_pending_events", [])
+    if pending:
+        pending[:] = [(evt, tx) for evt, tx in pending if not _within(tx, previous_transaction)]
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    pending: list[Event] = session.info.pop("spectra_pending_events", [])
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the enclosing transaction still decides whether any of this happened
+    pending = [evt for evt, _tx in session.info.pop("spectra_pending_events", [])]
     if not pending:
         return
     if session.get_bind().dialect.name != "postgresql":
@@ -144,11 +163,6 @@ def _after_commit(session: Session) -> None:
                     handler(evt)
                 except Exception:
                     log.exception("event handler failed for %s", evt.topic)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop("spectra_pending_events", None)
 
 
 class PostgresListener:
