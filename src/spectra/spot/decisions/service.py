@@ -138,13 +138,16 @@ def _candidates(session: Session, pools: list[Pool], now: datetime) -> list[Pool
 
 def similar_types(session: Session, region: str, instance_type: str, product: str) -> list[str]:
     """Other instance types with pools in the region that could run the same workload as it is: same vCPUs, memory
-    within 10 %, same CPU architecture (the same machine image boots), same GPUs, burstable or not alike."""
+    within 10 %, same CPU architecture (the same machine image boots), same GPUs, burstable or not alike. Only types
+    named with the same size and family letter are looked up (m5.large → m6i.large, m5a.large, …)."""
     own = catalog_service.find_instance_type(session, instance_type)
     if own is None:
         return []
     out = []
     for name in repo.pool_types(session, region, product):
-        if name == instance_type:
+        # Only names of the same size and family letter can match (m5.large, m6i.large; c5.large has less memory):
+        # a region can hold hundreds of types, and each catalogue look-up is a query.
+        if name == instance_type or not _same_size_name(name, instance_type):
             continue
         other = catalog_service.find_instance_type(session, name)
         if (
@@ -157,6 +160,12 @@ def similar_types(session: Session, region: str, instance_type: str, product: st
         ):
             out.append(name)
     return out
+
+
+def _same_size_name(a: str, b: str) -> bool:
+    family_a, _, size_a = a.partition(".")
+    family_b, _, size_b = b.partition(".")
+    return size_a == size_b and family_a[:1] == family_b[:1]
 
 
 def _apply_risk_model(
