@@ -212,3 +212,43 @@ def test_schedule_a_job_and_see_its_window(page: Any, demo: Demo) -> None:
     assert "nightly-etl" in text and re.search(r"\d{1,2}:\d\d", text), text  # the planned start is shown
     shot(page, "flow-scheduled-job")
     assert page.errors == [], page.errors
+
+
+def test_export_a_training_dataset_and_download_it(page: Any, demo: Demo, tmp_path: Path) -> None:
+    """Prices imported and consolidated through the API; the operator exports them from the Admin page."""
+    import gzip
+
+    now = datetime.fromisoformat(demo.api(demo.admin_token).get("/api/admin/clock").json()["now"])
+    start = (now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    history = "Timestamp,InstanceType,ProductDescription,SpotPrice,AvailabilityZone\n" + "".join(
+        f"{start + timedelta(hours=h):%Y-%m-%d %H:%M:%S}+00:00,c5.xlarge,Linux/UNIX,{0.07 + 0.001 * (h % 5):.3f},"
+        f"us-west-2{zone}\n"
+        for h in range(0, 48, 4)
+        for zone in "ab"
+    )
+    with demo.api(demo.admin_token) as http:
+        imported = http.post("/api/admin/pricing/import", files={"file": ("prices.csv", history.encode(), "text/csv")},
+                             data={"kind": "price-history"})  # fmt: skip
+        assert imported.status_code == 201, imported.text
+    use_window = (f"{start:%Y-%m-%d}", f"{start + timedelta(days=2):%Y-%m-%d}")
+    sign_in(page, demo.admin_token)
+    page.goto("/admin")
+    settle(page)
+    card = page.get_by_test_id("training-datasets")
+    card.get_by_label("Name").fill("ui-export")
+    card.get_by_label("From (UTC day)").fill(use_window[0])
+    card.get_by_label("To (UTC day, excluded)").fill(use_window[1])
+    card.get_by_role("button", name="Export").click()
+    row = card.get_by_role("row").filter(has_text="ui-export")
+    row.first.wait_for(timeout=20_000)
+    with demo.api(demo.admin_token) as http:
+        [made] = http.get("/api/admin/ml-training-datasets", params={"name": "ui-export"}).json()
+    assert f"{made['row_count']:,}" in row.first.inner_text() and made["pool_count"] == 2
+    with page.expect_download() as download:
+        row.first.get_by_role("button", name="Download").click()
+    target = tmp_path / "dataset.csv.gz"
+    download.value.save_as(target)
+    lines = gzip.decompress(target.read_bytes()).decode().splitlines()
+    assert lines[0].startswith("pool_id,region,availability_zone,instance_type") and len(lines) == made["row_count"] + 1
+    shot(page, "flow-training-dataset")
+    assert page.errors == [], page.errors

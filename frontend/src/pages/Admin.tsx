@@ -12,6 +12,7 @@ import { useEventStream } from "../hooks/useEventStream";
 import { formatDateTime, formatNumber, formatPercent, formatRatio, formatUsd } from "../lib/format";
 import { humanize, severityTone, statusTone } from "../lib/labels";
 import { MlModels } from "./MlModels";
+import { DecisionPerformance, TrainingDatasets } from "./TrainingData";
 
 type Client = ResponseOf<"/api/admin/clients", "get">[number];
 
@@ -276,6 +277,10 @@ export function Admin() {
       <Clients />
       <div className="mb-4">
         <MlModels />
+      </div>
+      <div className="mb-4 grid gap-4 xl:grid-cols-2">
+        <TrainingDatasets />
+        <DecisionPerformance />
       </div>
       <div className="grid gap-4 xl:grid-cols-2">
         <Activity />
