@@ -143,9 +143,7 @@ def _event_id(db: Session, client_id: str) -> str:
     return db.scalars(select(EmergencyEvent.id).where(EmergencyEvent.client_id == client_id)).one()
 
 
-def test_a_silence_on_the_rule_and_subject_mutes_the_message_but_keeps_the_alert(
-    db: Session, slack: _Webhook
-) -> None:
+def test_a_silence_on_the_rule_and_subject_mutes_the_message_but_keeps_the_alert(db: Session, slack: _Webhook) -> None:
     tenant = make_tenant(db)
     clock.set_override(T0)
     db.add(Silence(client_id=tenant.id, resource_id="i-0idle", rule="carbon_anomaly", starts_at=T0 - timedelta(hours=1),
@@ -180,7 +178,7 @@ def test_people_hear_what_automation_did_not_what_they_did(db: Session) -> None:
             {"kind": "idle_stop", "instance_id": "i-2", "act_after": "2026-03-10T07:00:00+00:00", "idle_hours": 30.2},
             client_id=tenant.id)  # fmt: skip
     [notice] = _alerts(db, "automation_notice")
-    assert "i-2" in notice.message and "30 h" in notice.message and "2026-03-10T07:00" in notice.message
+    assert "i-2" in notice.message and "30 h" in notice.message and "after 2026-03-10 07:00 UTC" in notice.message
 
 
 def test_agent_offline_opens_and_online_closes(db: Session) -> None:

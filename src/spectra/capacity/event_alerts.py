@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -47,6 +47,15 @@ def _get(payload: dict[str, Any], field: str, default: str = "?") -> str:
     return default if value in (None, "") else str(value)
 
 
+def _when(p: dict[str, Any], field: str) -> str:
+    """A timestamp of the payload as people read it (minutes, UTC), or as it came when it is not one."""
+    value = _get(p, field)
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return value
+
+
 def _budget_message(p: dict[str, Any]) -> str:
     team = p.get("team_name") or p.get("team_id")
     return (
@@ -66,7 +75,7 @@ def _anomaly_message(p: dict[str, Any]) -> str:
 
 def _emergency(fallback: str) -> Callable[[dict[str, Any]], str]:
     def message(p: dict[str, Any]) -> str:
-        return f"{_get(p, 'message', fallback)} (agent {_get(p, 'agent_id')}, deadline {_get(p, 'notice_deadline')})"
+        return f"{_get(p, 'message', fallback)} (agent {_get(p, 'agent_id')}, deadline {_when(p, 'notice_deadline')})"
 
     return message
 
@@ -117,7 +126,7 @@ ROUTES: dict[str, Route] = {
         rule="automation_notice",
         subject=lambda p: _get(p, "instance_id"),
         message=lambda p: (
-            f"Spectra will stop idle instance {_get(p, 'instance_id')} after {_get(p, 'act_after')}: idle for "
+            f"Spectra will stop idle instance {_get(p, 'instance_id')} after {_when(p, 'act_after')}: idle for "
             f"{float(p.get('idle_hours') or 0):.0f} h. Dismiss its idle-waste anomaly or use it to keep it running."
         ),
         notice_for=timedelta(days=1),
