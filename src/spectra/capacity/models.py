@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spectra.core.db import Base, TimestampMixin, UUIDPrimaryKey, VersionMixin
 
 METRICS = ("cpu", "memory")
 RESOLUTIONS = ("5m", "1h")
+# Roll-up tiers: a bucket starts a whole number of its sizes after the Unix epoch (UTC); each size divides the next.
+RESOLUTION_SECONDS = {"5m": 300, "1h": 3600}
 
 
 class Resource(UUIDPrimaryKey, TimestampMixin, Base):
@@ -29,7 +31,18 @@ class Resource(UUIDPrimaryKey, TimestampMixin, Base):
     name: Mapped[str | None] = mapped_column(String(200))
     last_seen_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("client_id", "resource_id"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "resource_id"),
+        # NULLs are distinct in the constraint above, so the platform's own resources need their own
+        # unique index: without it two concurrent batches could each create the same platform resource.
+        Index(
+            "uq_capacity_resources_platform_resource_id",
+            "resource_id",
+            unique=True,
+            sqlite_where=text("client_id IS NULL"),
+            postgresql_where=text("client_id IS NULL"),
+        ),
+    )
 
 
 class MetricPoint(Base):
