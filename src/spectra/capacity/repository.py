@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from spectra.capacity.models import Alert, ForecastRecord, MetricPoint, MetricRollup, Resource, Silence
+from spectra.capacity.models import (
+    RESOLUTION_SECONDS,
+    Alert,
+    ForecastRecord,
+    MetricPoint,
+    MetricRollup,
+    Resource,
+    Silence,
+)
+from spectra.core.db import Base
 
 
 def resource_by_external(session: Session, client_id: str | None, resource_id: str) -> Resource | None:
@@ -24,32 +36,210 @@ def resources(session: Session, client_id: str | None, all_tenants: bool = False
     return session.scalars(stmt).all()
 
 
-def resources_by_external(session: Session, client_id: str | None, resource_ids: list[str]) -> Sequence[Resource]:
-    stmt = select(Resource).where(Resource.resource_id.in_(resource_ids))
+def resource_keys(session: Session, client_id: str | None, resource_ids: list[str]) -> dict[str, str]:
+    """Primary keys of the owner's resources among these external ids (external id -> pk)."""
+    stmt = select(Resource.resource_id, Resource.id).where(Resource.resource_id.in_(resource_ids))
     stmt = stmt.where(Resource.client_id.is_(None) if client_id is None else Resource.client_id == client_id)
-    return session.scalars(stmt).all()
+    return {resource_id: pk for resource_id, pk in session.execute(stmt)}
 
 
-def existing_keys(
-    session: Session, resource_pks: list[str], start: datetime, end: datetime
-) -> set[tuple[str, str, datetime]]:
-    """(resource, metric, ts) of the points already stored for these resources between start and end."""
-    stmt = select(MetricPoint.resource_pk, MetricPoint.metric, MetricPoint.ts).where(
-        MetricPoint.resource_pk.in_(resource_pks), MetricPoint.ts >= start, MetricPoint.ts <= end
+def create_resources(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert resources, skipping any that a concurrent batch created first (its row is used instead)."""
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    # Sorted, so two batches creating the same resources wait on each other in the same order.
+    table = cast(Table, Resource.__table__)
+    session.execute(insert(table).on_conflict_do_nothing(), sorted(rows, key=lambda r: r["resource_id"]))
+
+
+def touch_resources(session: Session, seen: dict[str, tuple[datetime, str | None]], now: datetime) -> None:
+    """Raise each resource's last_seen_at to the given time, and rename it when a name is given.
+
+    Every row is updated, in primary-key order: on PostgreSQL this row-locks the batch's resources until
+    commit, so batches sharing a resource run one after the other instead of deadlocking on the points and
+    buckets they share, met in different orders (SQLite has one writer at a time anyway)."""
+    p = _placeholder(session)
+    postgres = _dialect(session) == "postgresql"
+    latest = f"GREATEST(last_seen_at, {p})" if postgres else f"max(coalesce(last_seen_at, {p}), {p})"
+    # Only constant names and placeholders are formatted into these statements; every value is bound.
+    sql = (
+        f"UPDATE {Resource.__tablename__} SET last_seen_at = {latest}, name = coalesce({p}, name), "  # noqa: S608
+        f"updated_at = {p} WHERE id = {p}"
     )
-    return {(pk, metric, ts) for pk, metric, ts in session.execute(stmt).all()}
+    to_db = _time_to_db(session)
+    stamp = to_db(now)
+    params: list[tuple[Any, ...]] = []
+    for pk in sorted(seen):
+        ts, name = seen[pk]
+        when = to_db(ts)
+        params.append((when, name, stamp, pk) if postgres else (when, when, name, stamp, pk))
+    session.connection().exec_driver_sql(sql, params)
 
 
-def rollups_in(
-    session: Session, resource_pks: list[str], resolution: str, first: datetime, last: datetime
-) -> dict[tuple[str, str, datetime], MetricRollup]:
-    stmt = select(MetricRollup).where(
-        MetricRollup.resource_pk.in_(resource_pks),
-        MetricRollup.resolution == resolution,
-        MetricRollup.bucket >= first,
-        MetricRollup.bucket <= last,
+def insert_points(session: Session, rows: list[tuple[str, str, datetime, float]]) -> int:
+    """Store (resource_pk, metric, ts, value) rows, skipping those already stored, and add the stored ones to
+    their 5-minute and hourly roll-ups (count, sum, min, max). Returns how many were new.
+
+    A few statements whatever the batch's size, and only the points the database really stored are rolled
+    up, so a re-sent point is neither stored nor counted twice. Callers lock the rows' resources first
+    (`touch_resources`), so two batches never upsert the same buckets at once."""
+    if not rows:
+        return 0
+    if _dialect(session) == "postgresql":
+        return _insert_points_postgresql(session, rows)
+    return _insert_points_sqlite(session, rows)
+
+
+_ADD_TO_BUCKET = (
+    "ON CONFLICT (resource_pk, metric, resolution, bucket) DO UPDATE SET "
+    "count = capacity_metric_rollups.count + excluded.count, "
+    "total = capacity_metric_rollups.total + excluded.total, "
+    "minimum = {lowest}(capacity_metric_rollups.minimum, excluded.minimum), "
+    "maximum = {highest}(capacity_metric_rollups.maximum, excluded.maximum)"
+)
+
+
+def _insert_points_postgresql(session: Session, rows: list[tuple[str, str, datetime, float]]) -> int:
+    # One statement: the INSERT returns the points that were new and each tier is upserted from those, in the
+    # database. A bucket starts a whole number of its sizes after the Unix epoch (date_bin: PostgreSQL 14+).
+    tiers = ", ".join(
+        f"tier_{resolution} AS (INSERT INTO capacity_metric_rollups "  # noqa: S608 (constants only; values bound)
+        "(resource_pk, metric, resolution, bucket, count, total, minimum, maximum) "
+        f"SELECT resource_pk, metric, '{resolution}', "
+        f"date_bin('{seconds} seconds', ts, TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
+        "count(*), sum(value), min(value), max(value) FROM new GROUP BY 1, 2, 4 "
+        f"{_ADD_TO_BUCKET.format(lowest='LEAST', highest='GREATEST')})"
+        for resolution, seconds in RESOLUTION_SECONDS.items()
     )
-    return {(r.resource_pk, r.metric, r.bucket): r for r in session.scalars(stmt).all()}
+    sql = (
+        "WITH new AS (INSERT INTO capacity_metric_points (resource_pk, metric, ts, value) "  # noqa: S608
+        # %b: arrays go in binary, several times cheaper for psycopg to encode than text
+        "SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::timestamptz[], %b::float8[]) "
+        f"ON CONFLICT DO NOTHING RETURNING resource_pk, metric, ts, value), {tiers} "
+        "SELECT count(*) FROM new"
+    )
+    columns = tuple(list(column) for column in zip(*rows, strict=True))
+    return int(session.connection().exec_driver_sql(sql, columns).scalar_one())
+
+
+def _insert_points_sqlite(session: Session, rows: list[tuple[str, str, datetime, float]]) -> int:
+    connection = session.connection()
+    # SQLite has one writer at a time and gives new rows ids above every existing one, so the points this
+    # INSERT stores are exactly those with an id above the largest one before it.
+    before = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM capacity_metric_points").scalar_one()
+    stored: list[tuple[str, str, str, float]] = []
+    seconds: list[int] = []
+    times: dict[datetime, tuple[str, int]] = {}  # a batch repeats a few times over many resources
+    for pk, metric, ts, value in rows:
+        known = times.get(ts)
+        if known is None:
+            since_epoch = ts - EPOCH
+            known = times[ts] = (sqlite_time(ts), since_epoch.days * 86_400 + since_epoch.seconds)
+        stored.append((pk, metric, known[0], value))
+        seconds.append(known[1])
+    inserted = connection.exec_driver_sql(
+        "INSERT INTO capacity_metric_points (resource_pk, metric, ts, value) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        stored,
+    ).rowcount
+    if not inserted:
+        return 0
+    new: Sequence[int] = range(len(stored))
+    if inserted < len(stored):  # some were stored before: roll up only the others
+        fresh = set(
+            connection.exec_driver_sql(
+                "SELECT resource_pk, metric, ts FROM capacity_metric_points WHERE id > ?", (before,)
+            ).all()
+        )
+        new = [i for i, row in enumerate(stored) if row[:3] in fresh]
+    rollups = _roll_up([(stored[i][0], stored[i][1], seconds[i], stored[i][3]) for i in new])
+    connection.exec_driver_sql(_SQLITE_ADD_TO_ROLLUPS, rollups)
+    return int(inserted)
+
+
+_SQLITE_ADD_TO_ROLLUPS = (
+    "INSERT INTO capacity_metric_rollups (resource_pk, metric, resolution, bucket, count, total, minimum, maximum) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_TO_BUCKET.format(lowest="min", highest="max")
+)
+
+
+def _roll_up(points: list[tuple[str, str, int, float]]) -> list[tuple[str, str, str, str, int, float, float, float]]:
+    """(resource_pk, metric, seconds since the epoch, value) points as roll-up rows of every tier (SQLite text
+    buckets), sorted by key. Each coarser tier is summed from the finest one, whose buckets nest in it."""
+    (finest, size), *coarser = sorted(RESOLUTION_SECONDS.items(), key=lambda item: item[1])
+    tiers: dict[str, dict[tuple[str, str, int], list[Any]]] = {finest: {}}
+    groups = tiers[finest]
+    for pk, metric, at, value in points:
+        key = (pk, metric, at // size)
+        agg = groups.get(key)
+        if agg is None:
+            groups[key] = [1, value, value, value]
+        else:
+            agg[0] += 1
+            agg[1] += value
+            if value < agg[2]:
+                agg[2] = value
+            if value > agg[3]:
+                agg[3] = value
+    for resolution, coarse_size in coarser:
+        per = coarse_size // size
+        merged: dict[tuple[str, str, int], list[Any]] = {}
+        for (pk, metric, index), (n, total, lo, hi) in groups.items():
+            key = (pk, metric, index // per)
+            agg = merged.get(key)
+            if agg is None:
+                merged[key] = [n, total, lo, hi]
+            else:
+                agg[0] += n
+                agg[1] += total
+                agg[2] = min(agg[2], lo)
+                agg[3] = max(agg[3], hi)
+        tiers[resolution] = merged
+    out = []
+    buckets: dict[int, str] = {}
+    for resolution, grouped in tiers.items():
+        width = RESOLUTION_SECONDS[resolution]
+        for (pk, metric, index), (n, total, lo, hi) in grouped.items():
+            start = index * width
+            bucket = buckets.get(start)
+            if bucket is None:
+                bucket = buckets[start] = sqlite_time(EPOCH + timedelta(seconds=start))
+            out.append((pk, metric, resolution, bucket, n, total, lo, hi))
+    out.sort()  # key order (the keys are unique): fewer pages touched, one lock order for every writer
+    return out
+
+
+def expire_loaded(session: Session, model: type[Base], pks: list[str]) -> None:
+    """Make objects of `model` that this session already loaded re-read the rows written above by SQL."""
+    for pk in pks:
+        loaded = session.identity_map.get(identity_key(model, pk))
+        if loaded is not None:
+            session.expire(loaded)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _placeholder(session: Session) -> str:
+    return "%s" if _dialect(session) == "postgresql" else "?"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def sqlite_time(ts: datetime) -> str:
+    """The text SQLAlchemy stores for a UTC datetime on SQLite (naive UTC, always with microseconds), so rows
+    written by the driver directly compare, sort and de-duplicate exactly like rows written through the ORM."""
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _time_to_db(session: Session) -> Callable[[datetime], Any]:
+    # psycopg takes aware datetimes as they are.
+    return sqlite_time if _dialect(session) == "sqlite" else _unchanged
+
+
+def _unchanged(ts: datetime) -> datetime:
+    return ts
 
 
 def raw_points(

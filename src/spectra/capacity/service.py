@@ -12,25 +12,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-from sqlalchemy import insert
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from spectra.capacity import repository
 from spectra.capacity.channels import configured
 from spectra.capacity.forecasting import Forecast, ForecastConfig, forecast_breach
-from spectra.capacity.models import ForecastRecord, MetricPoint, MetricRollup, Resource
+from spectra.capacity.models import RESOLUTION_SECONDS, ForecastRecord, Resource
 from spectra.capacity.schemas import MetricPointIn
 from spectra.core.auth import Caller
 from spectra.core.clock import clock
 from spectra.core.config import get_settings
+from spectra.core.db import new_id, utcnow
 from spectra.core.errors import NotFound, Unprocessable
 
 MAX_BATCH = 10_000
 PERCENT_METRICS = ("cpu", "memory", "disk")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 RANGES = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-BUCKETS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1)}
+BUCKETS = {resolution: timedelta(seconds=seconds) for resolution, seconds in RESOLUTION_SECONDS.items()}
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -54,125 +54,117 @@ class IngestResult:
     resources: list[str]
 
 
+# One validation call for the whole batch; rows are re-validated one by one only when it fails.
+_POINT_LIST = TypeAdapter(list[MetricPointIn])
+
+
 def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
     """Every row checked; any bad row rejects the whole batch, each named by its index."""
-    errors: list[dict[str, Any]] = []
-    points: list[MetricPointIn] = []
-    seen: dict[tuple[str, str, datetime], int] = {}
     if len(rows) > MAX_BATCH:
         raise Unprocessable(f"at most {MAX_BATCH} points per batch", errors=[{"field": "points", "msg": "too many"}])
-    for i, raw in enumerate(rows):
-        try:
-            point = MetricPointIn.model_validate(raw)
-        except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "point"
-                errors.append({"row": i, "field": field, "msg": err["msg"]})
+    errors: list[dict[str, Any]] = []
+    parsed: list[MetricPointIn | None]
+    try:
+        parsed = list(_POINT_LIST.validate_python(rows))
+    except ValidationError:
+        parsed = []
+        for i, raw in enumerate(rows):
+            try:
+                parsed.append(MetricPointIn.model_validate(raw))
+            except ValidationError as exc:
+                parsed.append(None)
+                for err in exc.errors():
+                    field = ".".join(str(p) for p in err["loc"]) or "point"
+                    errors.append({"row": i, "field": field, "msg": err["msg"]})
+    latest_allowed = now + FUTURE_TOLERANCE
+    seen: dict[tuple[str, str, datetime], int] = {}
+    for i, point in enumerate(parsed):
+        if point is None:
             continue
+        value = point.value
         problem = None
-        if not math.isfinite(point.value):
+        if not math.isfinite(value):
             problem = ("value", "must be a finite number")
-        elif point.metric in PERCENT_METRICS and not 0.0 <= point.value <= 100.0:
-            problem = ("value", f"{point.metric} is a percentage: 0..100")
-        elif point.metric not in PERCENT_METRICS and point.value < 0:
+        elif point.metric in PERCENT_METRICS:
+            if not 0.0 <= value <= 100.0:
+                problem = ("value", f"{point.metric} is a percentage: 0..100")
+        elif value < 0:
             problem = ("value", "must not be negative")
-        elif point.ts > now + FUTURE_TOLERANCE:
-            problem = ("ts", "is in the future")
-        else:
-            key = (point.resource_id, point.metric, point.ts)
-            if key in seen:
-                problem = ("ts", f"duplicates row {seen[key]} (same resource, metric and time)")
-            seen[key] = i
+        if problem is None:
+            if point.ts > latest_allowed:
+                problem = ("ts", "is in the future")
+            else:
+                key = (point.resource_id, point.metric, point.ts)
+                first = seen.setdefault(key, i)
+                if first != i:
+                    problem = ("ts", f"duplicates row {first} (same resource, metric and time)")
         if problem:
             errors.append({"row": i, "field": problem[0], "msg": problem[1]})
-            continue
-        points.append(point)
     if errors:
+        errors.sort(key=lambda e: e["row"])  # stable: a row's own errors keep their order
         raise Unprocessable(f"{len({e['row'] for e in errors})} of {len(rows)} points are invalid", errors=errors)
-    return points
-
-
-def _resources(
-    session: Session, client_id: str | None, wanted: dict[str, MetricPointIn], provider: str
-) -> dict[str, Resource]:
-    """The batch's resources by external id, created on first sight (one query for all of them)."""
-    found = {r.resource_id: r for r in repository.resources_by_external(session, client_id, list(wanted))}
-    for resource_id, first in wanted.items():
-        resource = found.get(resource_id)
-        if resource is None:
-            resource = Resource(
-                client_id=client_id, resource_id=resource_id, provider=first.provider or provider, name=first.name
-            )
-            session.add(resource)
-            found[resource_id] = resource
-        elif first.name and resource.name != first.name:
-            resource.name = first.name
-    session.flush()
-    return found
+    return parsed  # type: ignore[return-value]  # no None left once there are no errors
 
 
 def ingest(session: Session, client_id: str | None, rows: list[Any], provider: str = "agent") -> IngestResult:
     """Store a batch of points for `client_id` (None: the platform's collectors). All or nothing.
 
-    A point already stored (same resource, metric and time) is skipped, so a re-sent batch is harmless.
+    A point already stored (same resource, metric and time) is skipped and not rolled up again, so a re-sent
+    batch changes nothing. Set-based: a few statements per batch whatever its size (the resources, then the
+    points with their roll-ups, see `repository.insert_points`).
     """
     points = _validate(rows, clock.now())
     if not points:
         return IngestResult(0, 0, [])
+    # Per resource: its first point (provider and name) and its latest time.
     firsts: dict[str, MetricPointIn] = {}
+    latest: dict[str, datetime] = {}
     for p in points:
-        firsts.setdefault(p.resource_id, p)
-    resources = _resources(session, client_id, firsts, provider)
-    pk_of = {rid: r.id for rid, r in resources.items()}
-    start, end = min(p.ts for p in points), max(p.ts for p in points)
-    existing = repository.existing_keys(session, list(pk_of.values()), start, end)
-    fresh = [p for p in points if (pk_of[p.resource_id], p.metric, p.ts) not in existing]
-    if fresh:
-        # a bulk INSERT: the ORM unit of work would cost more than everything else here together
-        session.execute(
-            insert(MetricPoint),
-            [{"resource_pk": pk_of[p.resource_id], "metric": p.metric, "ts": p.ts, "value": p.value} for p in fresh],
+        if p.resource_id not in firsts:
+            firsts[p.resource_id] = p
+            latest[p.resource_id] = p.ts
+        elif p.ts > latest[p.resource_id]:
+            latest[p.resource_id] = p.ts
+    pk_of = _resources(session, client_id, firsts, latest, provider)
+
+    accepted = repository.insert_points(session, [(pk_of[p.resource_id], p.metric, p.ts, p.value) for p in points])
+    return IngestResult(accepted, len(points) - accepted, sorted(pk_of))
+
+
+def _resources(
+    session: Session,
+    client_id: str | None,
+    firsts: dict[str, MetricPointIn],
+    latest: dict[str, datetime],
+    provider: str,
+) -> dict[str, str]:
+    """The batch's resources (external id -> pk), created on first sight, their last_seen_at and name updated."""
+    pk_of = repository.resource_keys(session, client_id, list(firsts))
+    missing = [rid for rid in firsts if rid not in pk_of]
+    if missing:
+        now = utcnow()
+        repository.create_resources(
+            session,
+            [
+                {
+                    "id": new_id(),
+                    "client_id": client_id,
+                    "resource_id": rid,
+                    "provider": firsts[rid].provider or provider,
+                    "name": firsts[rid].name,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for rid in missing
+            ],
         )
-        _roll_up(session, [(pk_of[p.resource_id], p) for p in fresh])
-    for p in fresh:
-        resource = resources[p.resource_id]
-        if resource.last_seen_at is None or p.ts > resource.last_seen_at:
-            resource.last_seen_at = p.ts
-    session.flush()
-    return IngestResult(len(fresh), len(points) - len(fresh), sorted(resources))
-
-
-def _roll_up(session: Session, points: list[tuple[str, MetricPointIn]]) -> None:
-    """Add the points to their 5-minute and hourly buckets (count, sum, min, max), creating buckets as needed."""
-    for resolution in BUCKETS:
-        groups: dict[tuple[str, str, datetime], list[float]] = defaultdict(list)
-        for pk, p in points:
-            groups[(pk, p.metric, bucket_start(p.ts, resolution))].append(p.value)
-        buckets = [key[2] for key in groups]
-        current = repository.rollups_in(session, sorted({k[0] for k in groups}), resolution, min(buckets), max(buckets))
-        new_rows = []
-        for (pk, metric, bucket), values in groups.items():
-            row = current.get((pk, metric, bucket))
-            if row is None:
-                new_rows.append(
-                    {
-                        "resource_pk": pk,
-                        "metric": metric,
-                        "resolution": resolution,
-                        "bucket": bucket,
-                        "count": len(values),
-                        "total": sum(values),
-                        "minimum": min(values),
-                        "maximum": max(values),
-                    }
-                )
-            else:
-                row.count += len(values)
-                row.total += sum(values)
-                row.minimum = min(row.minimum, *values)
-                row.maximum = max(row.maximum, *values)
-        if new_rows:
-            session.execute(insert(MetricRollup), new_rows)
+        # A concurrent batch may have created some of them first: read back whichever row won.
+        pk_of.update(repository.resource_keys(session, client_id, missing))
+    repository.touch_resources(
+        session, {pk_of[rid]: (latest[rid], firsts[rid].name or None) for rid in firsts}, utcnow()
+    )
+    repository.expire_loaded(session, Resource, list(pk_of.values()))
+    return pk_of
 
 
 # --------------------------------------------------------------------------- queries
