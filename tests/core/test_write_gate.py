@@ -1,0 +1,96 @@
+"""The SQLite write gate: mutating requests pass one at a time; a route declared ungated passes beside them
+(unless it carries an idempotency key), and takes the gate itself with hold() without waiting for itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from spectra.core import write_gate
+from spectra.core.write_gate import SqliteWriteGate
+
+# Paths no real route uses, so registering them changes nothing for the app under test elsewhere.
+write_gate.ungated("POST", r"/gate-test/beat/[^/]+")
+
+
+def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {"type": "http", "method": method, "path": path, "headers": headers or []}
+
+
+@pytest.fixture()
+def sqlite_settings(settings_env) -> None:
+    # hold() acts only where the gate is installed (SQLite); the database itself is not touched here.
+    settings_env(DATABASE_URL="sqlite:///gate-test.db")
+
+
+def test_an_ungated_route_passes_while_writers_queue(sqlite_settings) -> None:
+    async def scenario() -> list[str]:
+        release = asyncio.Event()
+        finished: list[str] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["path"] == "/slow":
+                await release.wait()
+            finished.append(scope["path"])
+
+        gate = SqliteWriteGate(app)
+        slow = asyncio.create_task(gate(_scope("POST", "/slow"), None, None))
+        await asyncio.sleep(0)
+        other = asyncio.create_task(gate(_scope("PATCH", "/other"), None, None))
+        keyed = asyncio.create_task(
+            gate(_scope("POST", "/gate-test/beat/a2", [(b"idempotency-key", b"k-1")]), None, None)
+        )
+        await asyncio.wait_for(gate(_scope("POST", "/gate-test/beat/a1"), None, None), 1)
+        await asyncio.wait_for(gate(_scope("GET", "/anything"), None, None), 1)
+        await asyncio.sleep(0.05)
+        assert not other.done() and not keyed.done()  # gated: behind the slow writer
+        release.set()
+        await asyncio.gather(slow, other, keyed)
+        return finished
+
+    finished = asyncio.run(scenario())
+    assert finished[:2] == ["/gate-test/beat/a1", "/anything"]
+    assert finished[2:] == ["/slow", "/other", "/gate-test/beat/a2"]
+
+
+def test_hold_waits_for_the_gate_and_never_for_itself(sqlite_settings) -> None:
+    async def scenario() -> list[str]:
+        release = asyncio.Event()
+        order: list[str] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["path"] == "/slow":
+                await release.wait()
+                order.append("slow")
+                return
+            assert write_gate.held() is (scope["path"] != "/gate-test/beat/x")
+            # An ungated request takes the gate for its write; a gated one already has it.
+            async with write_gate.hold():
+                assert write_gate.held()
+                order.append(scope["path"])
+            assert write_gate.held() is (scope["path"] != "/gate-test/beat/x")
+
+        gate = SqliteWriteGate(app)
+        slow = asyncio.create_task(gate(_scope("POST", "/slow"), None, None))
+        await asyncio.sleep(0)
+        beat = asyncio.create_task(gate(_scope("POST", "/gate-test/beat/x"), None, None))
+        await asyncio.sleep(0.05)
+        assert not beat.done()  # its write waits for the writer holding the gate
+        release.set()
+        await asyncio.wait_for(asyncio.gather(slow, beat), 1)
+        await asyncio.wait_for(gate(_scope("POST", "/gated"), None, None), 1)  # no deadlock on itself
+        return order
+
+    assert asyncio.run(scenario()) == ["slow", "/gate-test/beat/x", "/gated"]
+
+
+def test_hold_is_free_where_there_is_no_gate(settings_env) -> None:
+    settings_env(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+    async def scenario() -> bool:
+        async with write_gate.hold(), write_gate.hold():
+            return write_gate.held()
+
+    assert asyncio.run(scenario()) is False
