@@ -26,6 +26,9 @@ os.environ.update(
         "SPECTRA_LOG_LEVEL": "warning",
         "SPECTRA_METRICS_PROVIDER": "none",
         "SPECTRA_SSE_HEARTBEAT_SECONDS": "1",
+        # Fixtures that share one connection allow nothing beside the request: heartbeats are written at once
+        # unless a test turns coalescing on (tests/spot/test_agent_heartbeats.py).
+        "SPECTRA_HEARTBEAT_FLUSH_SECONDS": "0",
     }
 )
 for _var in [
@@ -40,6 +43,7 @@ for _var in [
         "SPECTRA_LOG_LEVEL",
         "SPECTRA_METRICS_PROVIDER",
         "SPECTRA_SSE_HEARTBEAT_SECONDS",
+        "SPECTRA_HEARTBEAT_FLUSH_SECONDS",
         "SPECTRA_TEST_DATABASE_URL",
     )
 ]:

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     # --- spot
     pricing_consolidation_hours: int = Field(default=12, ge=1)
     heartbeat_interval_seconds: int = Field(default=30, ge=1)
+    heartbeat_flush_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Heartbeats are coalesced in memory and written this often; 0 writes each at once",
+    )
     zombie_max_age_days: int = Field(default=30, ge=1)
 
     # --- demo

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from spectra.core.auth import CallerDep
+from spectra.core import write_gate
+from spectra.core.auth import Caller, CallerDep, get_caller
 from spectra.core.clock import clock
-from spectra.core.db import SessionDep
+from spectra.core.config import get_settings
+from spectra.core.db import SessionDep, session_scope
 from spectra.core.errors import PROBLEM_RESPONSES
-from spectra.spot.agents import service
+from spectra.spot.agents import heartbeats, service
 from spectra.spot.agents.schemas import (
     AgentConfig,
     AgentConfigUpdate,
@@ -31,32 +40,86 @@ from spectra.spot.commands import service as commands
 from spectra.spot.commands.schemas import CommandOut, SwitchRequest
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
+from spectra.spot.models import Agent
 
-router = APIRouter(prefix="/api/agents", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
+
+@contextlib.asynccontextmanager
+async def _flush_heartbeats_on_shutdown(_: Any) -> AsyncIterator[None]:
+    yield
+    # A graceful stop writes the coalesced heartbeats still in memory (a crash loses at most one interval).
+    await run_in_threadpool(heartbeats.flusher.stop)
+
+
+router = APIRouter(
+    prefix="/api/agents", tags=["spot: agents"], responses=PROBLEM_RESPONSES, lifespan=_flush_heartbeats_on_shutdown
+)
 client_router = APIRouter(prefix="/api/client", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
 
 
+def _read_session() -> Iterator[Session]:
+    with session_scope(read_only=True) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
+
+
+async def _read_only_caller(request: Request, session: ReadSessionDep) -> Caller:
+    """The usual token check, on a read-only session: heartbeats and registrations pass the SQLite write gate
+    (below), so a token lookup must not take the write lock."""
+    return await get_caller(request, session)
+
+
+# A heartbeat only reads in the usual case (it is coalesced in memory): a burst of registrations queued on
+# SQLite's single writer must not hold it up. Its rare write takes the gate itself (write_gate.hold()).
+write_gate.ungated("POST", r"/api/agents/[^/]+/heartbeat")
+# Registration is a write, but queues in its own lane first (below) and then takes the gate itself.
+write_gate.ungated("POST", r"/api/agents/register")
+
+
+def _register(caller: Caller, body: AgentRegister) -> RegisterOut:
+    # Its own transaction, begun inside the write gate (see `register`).
+    with session_scope() as session:
+        agent, inst, created = service.register(session, caller, body, clock.now())
+        return RegisterOut(
+            agent_id=agent.id,
+            created=created,
+            instance_id=inst.id,
+            role=inst.role,
+            config=AgentConfig.model_validate(agent),
+            agent=AgentOut.model_validate(agent),
+        )
+
+
+# One registration at a time per process enters SQLite's write gate; the others wait here. A fleet booting at
+# once then holds the gate's queue at one registration, so a command or a config edit waits for one, not for
+# the whole burst. PostgreSQL has no gate: registrations run side by side.
+_registration_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
+    # A request the gate already let in (it carried an idempotency key) must not queue behind one waiting for it.
+    if not get_settings().is_sqlite or write_gate.held():
+        return contextlib.nullcontext()
+    loop = asyncio.get_running_loop()
+    lane = _registration_lanes.get(loop)
+    if lane is None:
+        lane = _registration_lanes[loop] = asyncio.Lock()
+    return lane
+
+
 @router.post("/register", response_model=RegisterOut)
-def register(body: AgentRegister, caller: CallerDep, session: SessionDep) -> RegisterOut:
+async def register(
+    body: AgentRegister, caller: Annotated[Caller, Depends(_read_only_caller)], session: ReadSessionDep
+) -> RegisterOut:
     """Register an agent installation. The same `installation_id` gets the same agent back; a new
     installation (or none given) always gets a new agent id."""
-    agent, inst, created = service.register(session, caller, body, clock.now())
-    return RegisterOut(
-        agent_id=agent.id,
-        created=created,
-        instance_id=inst.id,
-        role=inst.role,
-        config=AgentConfig.model_validate(agent),
-        agent=AgentOut.model_validate(agent),
-    )
+    await run_in_threadpool(session.close)  # hold no database connection while queued
+    async with _registration_lane(), write_gate.hold():
+        return await run_in_threadpool(_register, caller, body)
 
 
-@router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
-def heartbeat(agent_id: str, body: Heartbeat, caller: CallerDep, session: SessionDep) -> HeartbeatOut:
-    """Heartbeat; answers with the agent's current config and how many commands wait for it."""
-    agent = instances.get_agent(session, agent_id, caller)
-    now = clock.now()
-    missed, pending = service.heartbeat(session, agent, body, now)
+def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int) -> HeartbeatOut:
     return HeartbeatOut(
         agent_id=agent.id,
         status=agent.status,
@@ -65,6 +128,40 @@ def heartbeat(agent_id: str, body: Heartbeat, caller: CallerDep, session: Sessio
         pending_commands=pending,
         config=AgentConfig.model_validate(agent),
     )
+
+
+def _buffered_heartbeat(
+    session: Session, caller: Caller, agent_id: str, body: Heartbeat, now: datetime
+) -> HeartbeatOut | None:
+    agent = instances.get_agent(session, agent_id, caller)
+    counted = service.buffer_heartbeat(session, agent, body, now)
+    return _heartbeat_out(agent, now, *counted) if counted is not None else None
+
+
+def _written_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: datetime) -> HeartbeatOut:
+    # Its own transaction: this route's session is read-only, and the write must happen inside the gate.
+    with session_scope() as session:
+        agent = instances.get_agent(session, agent_id, caller)
+        missed, pending = service.heartbeat(session, agent, body, now)
+        return _heartbeat_out(agent, now, missed, pending)
+
+
+@router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
+async def heartbeat(
+    agent_id: str,
+    body: Heartbeat,
+    caller: Annotated[Caller, Depends(_read_only_caller)],
+    session: ReadSessionDep,
+) -> HeartbeatOut:
+    """Heartbeat; answers with the agent's current config and how many commands wait for it."""
+    # Liveness is written within SPECTRA_HEARTBEAT_FLUSH_SECONDS (heartbeats.py); a status change at once.
+    now = clock.now()
+    answer = await run_in_threadpool(_buffered_heartbeat, session, caller, agent_id, body, now)
+    if answer is None:
+        await run_in_threadpool(session.close)
+        async with write_gate.hold():
+            answer = await run_in_threadpool(_written_heartbeat, caller, agent_id, body, now)
+    return answer
 
 
 @router.get("/{agent_id}/config", response_model=AgentConfig)

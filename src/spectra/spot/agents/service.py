@@ -16,6 +16,9 @@ from spectra.core.db import new_id
 from spectra.core.errors import BadRequest, Conflict, NotFound, StaleVersion, Unprocessable
 from spectra.core.events import publish
 from spectra.spot import activity
+from spectra.spot.agents import heartbeats
+from spectra.spot.agents import repository as agent_repo
+from spectra.spot.agents.repository import PendingBeat
 from spectra.spot.agents.schemas import (
     AgentConfigUpdate,
     AgentRegister,
@@ -28,7 +31,7 @@ from spectra.spot.commands import service as commands
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
 from spectra.spot.instances.state_machine import Role
-from spectra.spot.models import Agent, Notification, Pool, Replica, SpotInstance, SpotPriceSnapshot
+from spectra.spot.models import Agent, Notification, Pool, Replica, SpotInstance
 from spectra.spot.pricing import service as pricing
 
 # An agent silent for this many heartbeat intervals is stale; for this many, offline.
@@ -118,13 +121,9 @@ def register(session: Session, caller: Caller, body: AgentRegister, now: datetim
 
 def _retire_previous_installations(session: Session, agent: Agent, cloud_instance_id: str, now: datetime) -> None:
     """A new installation on an instance replaces the agents installed there before: they stop counting."""
-    for other in inst_repo.list_agents(session, agent.client_id):
-        if other.id == agent.id or other.status == "replaced":
-            continue
-        primary = inst_repo.primary_of(session, other.id)
-        if primary is not None and primary.cloud_instance_id == cloud_instance_id:
-            other.status = "replaced"
-            instances.set_role(session, primary, Role.TERMINATED, reason=f"agent re-installed as {agent.id}", now=now)
+    for other, primary in agent_repo.installations_on(session, agent.client_id, cloud_instance_id, agent.id):
+        other.status = "replaced"
+        instances.set_role(session, primary, Role.TERMINATED, reason=f"agent re-installed as {agent.id}", now=now)
 
 
 def _with_reference(session: Session, pool: Pool) -> None:
@@ -133,27 +132,44 @@ def _with_reference(session: Session, pool: Pool) -> None:
         pricing.fill_reference(session, pool)
 
 
+def missed_since_last(agent: Agent, now: datetime) -> int:
+    """Beats missed before this one. A gap of k intervals means k−1 missed beats; half an interval of slack,
+    so jitter is not a miss. The last beat is the newer of the database's and this process's pending one."""
+    last = agent.last_heartbeat_at
+    pending = heartbeats.buffer.newest(agent.id)
+    if pending is not None and (last is None or pending > last):
+        last = pending
+    if last is None:
+        return 0
+    gap = (now - last).total_seconds()
+    return max(0, math.floor(gap / max(1, agent.heartbeat_interval_seconds) + 0.5) - 1)
+
+
+def buffer_heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int] | None:
+    """The usual heartbeat, of an online agent that reports nothing new: counted in memory and written with
+    the next flush (see heartbeats.py). (missed beats, open commands), or None when this beat changes state
+    (status or agent version) or coalescing is off: then `heartbeat` writes it in a transaction."""
+    if get_settings().heartbeat_flush_seconds <= 0 or agent.status != "online":
+        return None
+    if body.agent_version and body.agent_version != agent.agent_version:
+        return None
+    missed = missed_since_last(agent, now)
+    heartbeats.record(agent.id, now, missed)
+    return missed, cmd_repo.count_open(session, agent.id)
+
+
 def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int]:
-    """(beats missed since the previous one, open commands). A gap of k intervals means k−1 missed beats."""
-    interval = max(1, agent.heartbeat_interval_seconds)
-    missed = 0
-    if agent.last_heartbeat_at is not None:
-        gap = (now - agent.last_heartbeat_at).total_seconds()
-        # Half an interval of slack: jitter is not a miss.
-        missed = max(0, math.floor(gap / interval + 0.5) - 1)
+    """A heartbeat written at once, in the caller's transaction: (missed beats, open commands)."""
+    missed = missed_since_last(agent, now)
     pre_status = agent.status
-    # A plain UPDATE: counters add up under concurrent beats, and the version (the optimistic lock for
-    # config edits) does not move every 30 s under a user who is editing the config.
-    values: dict[str, Any] = {
-        "heartbeats_received": Agent.heartbeats_received + 1,
-        "heartbeats_missed": Agent.heartbeats_missed + missed,
-        "last_heartbeat_at": now,
-        "status": "online",
-    }
+    # Set-based like a flush, so counters add up under concurrent beats and the version (the optimistic lock
+    # for config edits) does not move every 30 s under a user who is editing the config.
+    agent_repo.apply_heartbeats(session, [PendingBeat(agent.id, now, 1, missed)])
+    changes: dict[str, Any] = {"status": "online"}
     if body.agent_version:
-        values["agent_version"] = body.agent_version
+        changes["agent_version"] = body.agent_version
     session.execute(
-        update(Agent).where(Agent.id == agent.id).values(**values).execution_options(synchronize_session=False)
+        update(Agent).where(Agent.id == agent.id).values(**changes).execution_options(synchronize_session=False)
     )
     session.refresh(agent)
     if pre_status in ("stale", "offline"):
@@ -230,12 +246,14 @@ def ensure_manual_replica(session: Session, agent: Agent) -> Replica | None:
 
 
 def mark_silent_agents(session: Session, now: datetime) -> dict[str, Any]:
-    """The stale/offline job: an agent silent for 3 intervals is stale, for 10 offline (operators notified)."""
+    """The stale/offline job: an agent silent for 3 intervals is stale, for 10 offline (operators notified).
+    Only candidates are loaded; a beat still pending in this process's buffer counts as a sign of life."""
     stale = offline = 0
-    for agent in inst_repo.list_agents(session, None):
-        if agent.status in ("offline", "replaced", "deleted") or agent.last_heartbeat_at is None:
-            continue
-        silent = (now - agent.last_heartbeat_at).total_seconds() / max(1, agent.heartbeat_interval_seconds)
+    for agent in agent_repo.silent_agents(session, now, STALE_AFTER_INTERVALS):
+        assert agent.last_heartbeat_at is not None
+        pending = heartbeats.buffer.newest(agent.id)
+        last = max(agent.last_heartbeat_at, pending) if pending is not None else agent.last_heartbeat_at
+        silent = (now - last).total_seconds() / max(1, agent.heartbeat_interval_seconds)
         if silent >= OFFLINE_AFTER_INTERVALS:
             agent.status = "offline"
             offline += 1
@@ -255,7 +273,7 @@ def mark_silent_agents(session: Session, now: datetime) -> dict[str, Any]:
                     severity="warning",
                     title="Agent offline",
                     message=f"Agent {agent.logical_name or agent.id} has not sent a heartbeat since "
-                    f"{agent.last_heartbeat_at.isoformat()}.",
+                    f"{last.isoformat()}.",
                     entity_type="spot_agent",
                     entity_id=agent.id,
                 )
@@ -278,13 +296,13 @@ def mark_silent_agents(session: Session, now: datetime) -> dict[str, Any]:
 
 
 def pricing_report(session: Session, agent: Agent, body: PricingReport, now: datetime) -> tuple[int, int, int]:
-    """Stage the batch (one flush), keep each pool's latest price, evaluate the clients' alert rules."""
+    """Stage the batch set-based (one query for its pools, one INSERT for its rows), keep each pool's latest
+    price, evaluate the clients' alert rules. A bad row refuses the whole batch and names the row."""
     reporter = inst_repo.find_instance(session, agent.id, body.instance_id) if body.instance_id else None
     if reporter is None:
         reporter = inst_repo.primary_of(session, agent.id)
     role = reporter.role if reporter is not None and reporter.role in ("PRIMARY", "REPLICA") else "PRIMARY"
-    touched = {}
-    rows = []
+    keyed: list[tuple[agent_repo.PoolKey, datetime]] = []
     for i, obs in enumerate(body.prices):
         region = obs.region or agent.region
         if not region:
@@ -294,33 +312,35 @@ def pricing_report(session: Session, agent: Agent, body: PricingReport, now: dat
             raise Unprocessable(
                 "observed_at needs a UTC offset", [{"field": f"prices[{i}].observed_at", "msg": "naive"}]
             )
-        pool = inst_repo.ensure_pool(
-            session,
-            region,
-            obs.availability_zone,
-            obs.instance_type,
-            obs.product_description or agent.product_description,
-        )
-        if obs.on_demand_price is not None:
-            pool.on_demand_price = obs.on_demand_price
-        if pool.id not in touched:
-            _with_reference(session, pool)
-        if pool.latest_price_at is None or observed >= pool.latest_price_at:
-            pool.latest_price, pool.latest_price_at = obs.price, observed
-        touched[pool.id] = pool
-        rows.append(
-            SpotPriceSnapshot(
-                pool_id=pool.id,
-                observed_at=observed,
-                price=obs.price,
-                reporter_role=role,
-                source="agent",
-                agent_id=agent.id,
-                instance_id=reporter.cloud_instance_id if reporter else None,
-                received_at=now,
+        product = obs.product_description or agent.product_description
+        keyed.append(((region, obs.availability_zone, obs.instance_type, product), observed))
+    pools = agent_repo.ensure_pools(session, {key for key, _ in keyed})
+    touched: dict[str, Pool] = {}
+    rows = []
+    # One flush of the pools' changes at the end, not one before each reference lookup.
+    with session.no_autoflush:
+        for obs, (key, observed) in zip(body.prices, keyed, strict=True):
+            pool = pools[key]
+            if obs.on_demand_price is not None:
+                pool.on_demand_price = obs.on_demand_price
+            if pool.id not in touched:
+                _with_reference(session, pool)
+                touched[pool.id] = pool
+            if pool.latest_price_at is None or observed >= pool.latest_price_at:
+                pool.latest_price, pool.latest_price_at = obs.price, observed
+            rows.append(
+                {
+                    "pool_id": pool.id,
+                    "observed_at": observed,
+                    "price": obs.price,
+                    "reporter_role": role,
+                    "source": "agent",
+                    "agent_id": agent.id,
+                    "instance_id": reporter.cloud_instance_id if reporter else None,
+                    "received_at": now,
+                }
             )
-        )
-    session.add_all(rows)
+    agent_repo.stage_prices(session, rows)
     session.flush()
     from spectra.spot.notifications.service import evaluate_price_alerts
 
