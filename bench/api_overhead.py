@@ -13,16 +13,13 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN_TOKEN = "spx_adm_bench-admin-token-000000000000000000000000"
+from _server import ROOT, database_url, run_setup, serve, spectra_env
 
 BARE_APP = """
 import os
@@ -55,28 +52,17 @@ async def write(request: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/teams/{team_id}", write, methods=["PATCH"])])
 """
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("server did not start")
+SETUP = """
+import json
+from spectra.core.db import session_scope
+from spectra.fleet import service
+from spectra.fleet.schemas import ClientCreate
+with session_scope() as s:
+    c, t = service.create_client(s, ClientCreate(name="bench", teams=["ops"]))
+    s.flush()
+    team = service.list_teams(s, c.id)[0]
+    print(json.dumps({"client_id": c.id, "token": t, "team_id": team.id}))
+"""
 
 
 async def _load(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
@@ -118,87 +104,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
-    env = {
-        **os.environ,
-        "SPECTRA_DATABASE_URL": url,
-        "SPECTRA_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SPECTRA_RUN_SCHEDULER": "false",
-        "SPECTRA_LOG_LEVEL": "warning",
-        "SPECTRA_METRICS_PROVIDER": "none",
-    }
-    python = sys.executable
-    setup = subprocess.run(
-        [
-            python,
-            "-c",
-            (
-                "import json; from spectra.core import migrate; migrate.upgrade();"
-                "from spectra import registry; registry.load_models();"
-                "from spectra.core.db import session_scope; from spectra.fleet import service;"
-                "from spectra.fleet.schemas import ClientCreate\n"
-                "with session_scope() as s:\n"
-                "    c, t = service.create_client(s, ClientCreate(name='bench', teams=['ops'])); s.flush()\n"
-                "    team = service.list_teams(s, c.id)[0]\n"
-                "    print(json.dumps({'client_id': c.id, 'token': t, 'team_id': team.id}))"
-            ),
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    ids = json.loads(setup.stdout.strip().splitlines()[-1])
+    url = database_url(args.database_url, "bench")
+    env = spectra_env(url)
+    ids = run_setup(SETUP, env)
     results: dict[str, dict[str, float]] = {}
 
-    port = _free_port()
-    proc = _start(
-        [
-            python,
-            "-m",
-            "uvicorn",
-            "spectra.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env,
-        port,
-    )
-    try:
+    with serve("spectra.app:create_app", env, factory=True) as base:
         headers = {"Authorization": f"Bearer {ids['token']}"}
         results["spectra"] = asyncio.run(
-            _load(f"http://127.0.0.1:{port}/api/teams/{ids['team_id']}", headers, args.seconds, args.concurrency)
+            _load(f"{base}/api/teams/{ids['team_id']}", headers, args.seconds, args.concurrency)
         )
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
     bare_dir = Path(tempfile.mkdtemp())
     (bare_dir / "bare_app.py").write_text(BARE_APP)
-    port = _free_port()
     bare_env = {
         **env,
         "BENCH_DATABASE_URL": url,
         "BENCH_CLIENT_ID": ids["client_id"],
         "PYTHONPATH": f"{bare_dir}{os.pathsep}{env.get('PYTHONPATH', '')}",
     }
-    proc = _start(
-        [python, "-m", "uvicorn", "bare_app:app", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        bare_env,
-        port,
-    )
-    try:
-        results["bare"] = asyncio.run(
-            _load(f"http://127.0.0.1:{port}/teams/{ids['team_id']}", {}, args.seconds, args.concurrency)
-        )
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve("bare_app:app", bare_env) as base:
+        results["bare"] = asyncio.run(_load(f"{base}/teams/{ids['team_id']}", {}, args.seconds, args.concurrency))
 
     summary = {
         "benchmark": "api_overhead",

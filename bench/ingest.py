@@ -1,194 +1,327 @@
-"""Metric ingest throughput: POST /api/metrics (validation, dedup, 5-min and hourly roll-ups, one transaction
-per batch) through a live server, against bare executemany INSERTs of the same rows into the same database.
+"""Metric ingest throughput: points per second through `POST /api/metrics` on a live server against the raw
+driver's `executemany` of the same rows into the same raw points table, in the same run and database.
 
-    python bench/ingest.py [--batches 40] [--batch-size 1000] [--resources 50] [--concurrency 4]
-                           [--database-url URL] [--out bench/results]
+    python bench/ingest.py [--series FILE ...] [--batches 40] [--batch-size 1000] [--resources 50]
+                           [--concurrency 4] [--rounds 4] [--database-url URL] [--out bench/results]
 
-Last line: one JSON object (points per second of each, and their ratio).
+Spectra's side is everything an agent's batch goes through: HTTP, the bearer token, validation of every point,
+the batch's resources (created on first sight), de-duplication against stored points, the raw points, their
+5-minute and hourly roll-ups, one transaction per batch. The baseline is what the issue defines: per batch, one
+`executemany` INSERT of the same rows into `capacity_metric_points` (same indexes, same connection settings),
+with the times parsed and the resources' keys looked up, one transaction per batch; no HTTP, no validation, no
+roll-ups. The two sides alternate in `--rounds` rounds (each writes its share of every round) so drifting load
+on the machine hits both alike; the server is warmed up with one batch first.
+
+Points: with `--series`, NAB-format CSV files (`timestamp,value`) replayed, one file per resource (cycling
+through the files when there are more resources), as `cpu` when every value of the file is a percentage and as
+`network_in` otherwise; without, synthetic cpu and memory points 5 minutes apart. Either way each batch holds
+the next points in time order of all resources, as agents reporting together send them.
+
+Last line: one JSON object (points per second of each side and their ratio). A Markdown report and a plot go to
+--out.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
+import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-ADMIN_TOKEN = "spx_adm_bench-admin-token-000000000000000000000000"
+from _report import markdown_table, save_plot, write_outputs
+from _server import ROOT, database_url, run_setup, serve, spectra_env
+
 START = datetime(2026, 1, 5, tzinfo=UTC)
+TARGET_RATIO = 0.5
 
 SETUP = """
 import json
-from spectra import registry
-from spectra.core.db import Base, get_engine, session_scope
+from spectra.capacity.models import Resource
+from spectra.core.db import session_scope
 from spectra.fleet import service
 from spectra.fleet.schemas import ClientCreate
-registry.load_models()
-Base.metadata.create_all(get_engine())
 with session_scope() as s:
     client, token = service.create_client(s, ClientCreate(name="ingest-bench", teams=["ops"]))
+    baseline, _ = service.create_client(s, ClientCreate(name="ingest-bench-baseline", teams=["ops"]))
     s.flush()
-    print(json.dumps({"client_id": client.id, "token": token}))
+    # The baseline writes into the same table, for resources of its own (the raw points reference a resource).
+    resources = [Resource(client_id=baseline.id, resource_id=rid, provider="agent") for rid in RESOURCE_IDS]
+    s.add_all(resources)
+    s.flush()
+    keys = {r.resource_id: r.id for r in resources}
+    print(json.dumps({"client_id": client.id, "token": token, "baseline_keys": keys}))
+"""
+
+CHECK = """
+import json
+from sqlalchemy import func, select
+from spectra.capacity.models import MetricPoint, MetricRollup, Resource
+from spectra.core.db import session_scope
+with session_scope(read_only=True) as s:
+    mine = select(Resource.id).where(Resource.client_id == CLIENT_ID)
+    points = s.scalar(select(func.count(MetricPoint.id)).where(MetricPoint.resource_pk.in_(mine)))
+    counted = dict(s.execute(select(MetricRollup.resolution, func.sum(MetricRollup.count))
+                             .where(MetricRollup.resource_pk.in_(mine)).group_by(MetricRollup.resolution)).all())
+    print(json.dumps({"points": points, "rolled_up": {k: int(v) for k, v in counted.items()}}))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# --------------------------------------------------------------------------- the points
 
 
-def batches(count: int, size: int, resources: int) -> list[list[dict[str, Any]]]:
-    """Distinct (resource, metric, time) points, 5 minutes apart per series, cpu and memory."""
-    out, k = [], 0
-    for _ in range(count):
-        batch = []
-        for _ in range(size):
-            resource, metric = divmod(k % (2 * resources), 2)
-            ts = START + timedelta(minutes=5 * (k // (2 * resources)))
-            batch.append(
-                {
-                    "resource_id": f"vm-{resource:04d}",
-                    "metric": ("cpu", "memory")[metric],
-                    "ts": ts.isoformat(),
-                    "value": float((k * 7) % 100),
-                }
-            )
-            k += 1
-        out.append(batch)
+def synthetic_series(resources: int) -> list[tuple[str, str, list[tuple[datetime, float]]]]:
+    """cpu and memory of each resource, every 5 minutes, a daily wave with some noise (percentages)."""
+    out = []
+    for r in range(resources):
+        for m, metric in enumerate(("cpu", "memory")):
+            values = []
+            for k in range(2000):
+                wave = 40 + 25 * ((k + 37 * r) % 288) / 288 + 10 * m
+                values.append((START + timedelta(minutes=5 * k), round(wave + (k * 7919 + r * 31) % 13, 3)))
+            out.append((f"vm-{r:04d}", metric, values))
     return out
 
 
-async def _post_all(url: str, token: str, work: list[list[dict[str, Any]]], concurrency: int) -> dict[str, float]:
-    queue: asyncio.Queue[list[dict[str, Any]]] = asyncio.Queue()
-    for batch in work:
-        queue.put_nowait(batch)
-    errors = 0
+def read_series(path: Path) -> list[tuple[datetime, float]]:
+    """A NAB-format file: `timestamp,value` rows, times in UTC."""
+    rows = []
+    with path.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            ts = datetime.fromisoformat(row["timestamp"].strip()).replace(tzinfo=UTC)
+            rows.append((ts, float(row["value"])))
+    return rows
+
+
+def file_series(files: list[Path], resources: int) -> list[tuple[str, str, list[tuple[datetime, float]]]]:
+    loaded = [(path, read_series(path)) for path in files]
+    out = []
+    for r in range(resources):
+        path, values = loaded[r % len(loaded)]
+        metric = "cpu" if all(0.0 <= v <= 100.0 for _, v in values) else "network_in"
+        out.append((f"vm-{r:04d}-{path.stem}"[:128], metric, values))
+    return out
+
+
+def batches(
+    series: list[tuple[str, str, list[tuple[datetime, float]]]], count: int, size: int
+) -> list[list[dict[str, Any]]]:
+    """`count` batches of `size` points: step k of every series, then step k + 1, ... (series wrap around their
+    end shifted by their length, so points stay distinct however many are asked for)."""
+    points: list[dict[str, Any]] = []
+    step = 0
+    while len(points) < count * size:
+        for resource_id, metric, values in series:
+            ts, value = values[step % len(values)]
+            laps = step // len(values)
+            if laps:
+                ts += (values[-1][0] - values[0][0] + timedelta(minutes=5)) * laps
+            points.append({"resource_id": resource_id, "metric": metric, "ts": ts.isoformat(), "value": value})
+        step += 1
+    return [points[i * size : (i + 1) * size] for i in range(count)]
+
+
+# --------------------------------------------------------------------------- the two sides
+
+
+async def post_batches(
+    url: str, token: str, work: list[list[dict[str, Any]]], concurrency: int
+) -> tuple[float, list[float], int]:
+    """Seconds to post every batch with `concurrency` clients, per-batch latencies, failed batches."""
+    # Bodies encoded before the clock starts: the client's JSON encoder is not what is measured.
+    bodies = [json.dumps({"points": batch}).encode() for batch in work]
+    queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+    for body, batch in zip(bodies, work, strict=True):
+        queue.put_nowait((body, len(batch)))
     latencies: list[float] = []
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(headers=headers, timeout=120) as http:
 
         async def worker() -> None:
             nonlocal errors
             while not queue.empty():
-                batch = queue.get_nowait()
+                body, size = queue.get_nowait()
                 t0 = time.perf_counter()
-                r = await http.post(url, json={"points": batch})
+                response = await http.post(url, content=body)
                 latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200 or r.json()["accepted"] != len(batch):
+                if response.status_code != 200 or response.json()["accepted"] != size:
                     errors += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
-    points = sum(len(b) for b in work)
-    return {
-        "points": points,
-        "seconds": round(elapsed, 3),
-        "points_per_second": round(points / elapsed, 1),
-        "p50_batch_ms": round(latencies[len(latencies) // 2] * 1000, 1),
-        "errors": errors,
-    }
+    return elapsed, latencies, errors
 
 
-def _bare(url: str, work: list[list[dict[str, Any]]]) -> dict[str, float]:
-    """What a hand-written ingest does at best: one executemany INSERT per batch, nothing else."""
-    from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, create_engine
+def raw_inserter(url: str, keys: dict[str, str]) -> tuple[Callable[[list[dict[str, Any]]], None], Callable[[], None]]:
+    """The baseline: the driver's executemany on a connection with Spectra's own settings (the same engine
+    factory, so SQLite has the same WAL, synchronous and foreign-key pragmas)."""
+    from spectra.capacity.repository import sqlite_time
+    from spectra.core.db import make_engine
 
-    engine = create_engine(url)
-    meta = MetaData()
-    table = Table(
-        "bench_bare_points",
-        meta,
-        Column("id", Integer, primary_key=True),
-        Column("resource_id", String(128)),
-        Column("metric", String(32)),
-        Column("ts", DateTime(timezone=True)),
-        Column("value", Float),
+    engine = make_engine(url)
+    connection = engine.raw_connection()
+    sqlite = url.startswith("sqlite")
+    sql = (
+        "INSERT INTO capacity_metric_points (resource_pk, metric, ts, value) VALUES (?, ?, ?, ?)"
+        if sqlite
+        else "INSERT INTO capacity_metric_points (resource_pk, metric, ts, value) VALUES (%s, %s, %s, %s)"
     )
-    meta.create_all(engine)
-    started = time.perf_counter()
-    for batch in work:
-        rows = [{**p, "ts": datetime.fromisoformat(p["ts"])} for p in batch]
-        with engine.begin() as conn:
-            conn.execute(table.insert(), rows)
-    elapsed = time.perf_counter() - started
-    engine.dispose()
-    points = sum(len(b) for b in work)
-    return {"points": points, "seconds": round(elapsed, 3), "points_per_second": round(points / elapsed, 1)}
+
+    def insert(batch: list[dict[str, Any]]) -> None:
+        rows = []
+        for p in batch:
+            ts = datetime.fromisoformat(p["ts"])
+            rows.append((keys[p["resource_id"]], p["metric"], sqlite_time(ts) if sqlite else ts, p["value"]))
+        cursor = connection.cursor()
+        if sqlite:
+            # Spectra's SQLite connections are in autocommit mode and open write transactions like this.
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.executemany(sql, rows)
+            cursor.execute("COMMIT")
+        else:
+            cursor.executemany(sql, rows)
+            connection.commit()
+        cursor.close()
+
+    def close() -> None:
+        connection.close()
+        engine.dispose()
+
+    return insert, close
+
+
+# --------------------------------------------------------------------------- run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=Path, nargs="*", default=[], help="NAB-format CSV files to replay")
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--resources", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument(
+        "--database-url", default=None, help="an empty or Spectra-migrated database; default: a fresh SQLite file"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
 
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'ingest.db'}"
-    env = {
-        **os.environ,
-        "SPECTRA_DATABASE_URL": url,
-        "SPECTRA_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SPECTRA_RUN_SCHEDULER": "false",
-        "SPECTRA_LOG_LEVEL": "warning",
-        "SPECTRA_METRICS_PROVIDER": "none",
-    }
-    setup = subprocess.run([sys.executable, "-c", SETUP], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    token = json.loads(setup.stdout.strip().splitlines()[-1])["token"]
-    work = batches(args.batches, args.batch_size, args.resources)
+    series = file_series(args.series, args.resources) if args.series else synthetic_series(args.resources)
+    work = batches(series, args.batches + 1, args.batch_size)
+    warm_up, work = work[0], work[1:]
+    resource_ids = sorted({resource_id for resource_id, _, _ in series})
 
-    port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "spectra.app:create_app", "--factory", "--port", str(port),
-           "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = database_url(args.database_url, "ingest")
+    env = spectra_env(url)
+    ids = run_setup(SETUP.replace("RESOURCE_IDS", json.dumps(resource_ids)), env)
+    insert, close = raw_inserter(url, ids["baseline_keys"])
+    rounds = max(1, min(args.rounds, len(work)))
+    per_round: list[dict[str, float]] = []
+    latencies: list[float] = []
+    errors = 0
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
-                time.sleep(0.2)
-        spectra = asyncio.run(_post_all(f"http://127.0.0.1:{port}/api/metrics", token, work, args.concurrency))
+        with serve("spectra.app:create_app", env, factory=True) as base:
+            endpoint = f"{base}/api/metrics"
+            # Start-up work (route tables, connection pool, token cache) is not what is measured.
+            _, _, warm_errors = asyncio.run(post_batches(endpoint, ids["token"], [warm_up], 1))
+            if warm_errors:
+                raise RuntimeError("the warm-up batch was refused")
+            for r in range(rounds):
+                share = work[r * len(work) // rounds : (r + 1) * len(work) // rounds]
+                points = sum(len(b) for b in share)
+                timings: dict[str, float] = {"points": points}
+                # Which side goes first alternates, so neither always meets the other's checkpoint or cache.
+                for side in ("bare", "spectra") if r % 2 == 0 else ("spectra", "bare"):
+                    if side == "bare":
+                        t0 = time.perf_counter()
+                        for batch in share:
+                            insert(batch)
+                        timings["bare_seconds"] = time.perf_counter() - t0
+                    else:
+                        seconds, lat, errs = asyncio.run(post_batches(endpoint, ids["token"], share, args.concurrency))
+                        timings["spectra_seconds"] = seconds
+                        latencies += lat
+                        errors += errs
+                per_round.append(timings)
     finally:
-        proc.terminate()
-        proc.wait(10)
-    bare = _bare(url, work)
+        close()
+    check = run_setup(CHECK.replace("CLIENT_ID", repr(ids["client_id"])), env)
+
+    points = sum(int(r["points"]) for r in per_round)
+    spectra_seconds = sum(r["spectra_seconds"] for r in per_round)
+    bare_seconds = sum(r["bare_seconds"] for r in per_round)
+    expected = points + args.batch_size  # the warm-up batch counts too
+    latencies.sort()
     result = {
-        "database": url.split(":", 1)[0],
+        "benchmark": "ingest",
+        "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "points": points,
         "batch_size": args.batch_size,
-        "spectra": spectra,
-        "bare_insert": bare,
-        "ratio": round(spectra["points_per_second"] / bare["points_per_second"], 3),
+        "concurrency": args.concurrency,
+        "data": [p.name for p in args.series] or "synthetic",
+        "spectra_points_per_second": round(points / spectra_seconds, 1),
+        "bare_points_per_second": round(points / bare_seconds, 1),
+        "ratio": round(bare_seconds / spectra_seconds, 3),
+        "round_ratios": [round(r["bare_seconds"] / r["spectra_seconds"], 3) for r in per_round],
+        "target_ratio": TARGET_RATIO,
+        "spectra_p50_batch_ms": round(statistics.median(latencies) * 1000, 1),
+        "spectra_p99_batch_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
+        "errors": errors,
+        # Every posted point stored once and counted once in each roll-up tier.
+        "stored_and_rolled_up": check["points"] == expected
+        and all(check["rolled_up"].get(tier) == expected for tier in ("5m", "1h")),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ingest.md").write_text(
-        "# Metric ingest\n\n"
-        f"{spectra['points']} points in batches of {args.batch_size} ({args.concurrency} concurrent clients) on "
-        f"{result['database']}.\n\n| path | points/s | seconds |\n|---|---|---|\n"
-        f"| POST /api/metrics (validate, dedup, roll up, one transaction per batch) | "
-        f"{spectra['points_per_second']} | {spectra['seconds']} |\n"
-        f"| bare executemany INSERT, same rows, same database | {bare['points_per_second']} | {bare['seconds']} |\n\n"
-        f"Ratio: {result['ratio']} (errors: {spectra['errors']}).\n"
-    )
+    report(args, result, per_round)
     print(json.dumps(result))
+
+
+def report(args: argparse.Namespace, result: dict[str, Any], per_round: list[dict[str, float]]) -> None:
+    rows = [
+        [
+            i + 1,
+            int(r["points"]),
+            r["points"] / r["spectra_seconds"],
+            r["points"] / r["bare_seconds"],
+            r["bare_seconds"] / r["spectra_seconds"],
+        ]
+        for i, r in enumerate(per_round)
+    ]
+    plotted = save_plot(
+        args.out / "ingest.png",
+        lambda ax: (
+            ax.bar([r[0] - 0.2 for r in rows], [r[2] for r in rows], width=0.4, label="POST /api/metrics"),
+            ax.bar([r[0] + 0.2 for r in rows], [r[3] for r in rows], width=0.4, label="raw executemany"),
+            ax.set_xlabel("round"),
+            ax.set_ylabel("points per second"),
+            ax.set_title(f"Metric ingest on {result['database']}: ratio {result['ratio']}"),
+            ax.legend(),
+        ),
+    )
+    data = ", ".join(p.name for p in args.series) if args.series else "synthetic cpu and memory, 5 minutes apart"
+    markdown = (
+        "# Metric ingest\n\n"
+        f"{result['points']:,} points ({data}) in batches of {args.batch_size} on {result['database']}; "
+        f"Spectra's side posted by {args.concurrency} concurrent clients to a live server.\n\n"
+        "- **POST /api/metrics**: HTTP, bearer token, validation of every point, the batch's resources, "
+        "de-duplication, raw points, 5-minute and hourly roll-ups, one transaction per batch.\n"
+        "- **raw executemany**: the same rows into the same raw points table with the driver's executemany "
+        "(times parsed, resource keys looked up), one transaction per batch; no roll-ups.\n\n"
+        + markdown_table(["round", "points", "Spectra points/s", "raw points/s", "ratio"], rows)
+        + f"\n\n**Ratio {result['ratio']}** (target ≥ {TARGET_RATIO}); p50 batch {result['spectra_p50_batch_ms']} ms, "
+        f"p99 {result['spectra_p99_batch_ms']} ms; failed batches: {result['errors']}; every point stored and "
+        f"rolled up once: {result['stored_and_rolled_up']}.\n" + ("\n![ingest](ingest.png)\n" if plotted else "")
+    )
+    write_outputs(args.out, "ingest", result, markdown)
 
 
 if __name__ == "__main__":
