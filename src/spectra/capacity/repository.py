@@ -143,16 +143,15 @@ def _insert_points_sqlite(session: Session, rows: list[tuple[str, str, datetime,
     ).rowcount
     if not inserted:
         return 0
-    new: Sequence[int] = range(len(stored))
     if inserted < len(stored):  # some were stored before: roll up only the others
         fresh = set(
             connection.exec_driver_sql(
                 "SELECT resource_pk, metric, ts FROM capacity_metric_points WHERE id > ?", (before,)
             ).all()
         )
-        new = [i for i, row in enumerate(stored) if row[:3] in fresh]
-    rollups = _roll_up([(stored[i][0], stored[i][1], seconds[i], stored[i][3]) for i in new])
-    connection.exec_driver_sql(_SQLITE_ADD_TO_ROLLUPS, rollups)
+        kept = [i for i, row in enumerate(stored) if row[:3] in fresh]
+        stored, seconds = [stored[i] for i in kept], [seconds[i] for i in kept]
+    connection.exec_driver_sql(_SQLITE_ADD_TO_ROLLUPS, _roll_up(stored, seconds))
     return int(inserted)
 
 
@@ -162,13 +161,16 @@ _SQLITE_ADD_TO_ROLLUPS = (
 )
 
 
-def _roll_up(points: list[tuple[str, str, int, float]]) -> list[tuple[str, str, str, str, int, float, float, float]]:
-    """(resource_pk, metric, seconds since the epoch, value) points as roll-up rows of every tier (SQLite text
-    buckets), sorted by key. Each coarser tier is summed from the finest one, whose buckets nest in it."""
+def _roll_up(
+    points: list[tuple[str, str, str, float]], seconds: list[int]
+) -> list[tuple[str, str, str, str, int, float, float, float]]:
+    """(resource_pk, metric, ts, value) points, with each one's whole seconds since the epoch, as roll-up rows of
+    every tier (SQLite text buckets) sorted by key. Each coarser tier is summed from the finest one, whose
+    buckets nest in it."""
     (finest, size), *coarser = sorted(RESOLUTION_SECONDS.items(), key=lambda item: item[1])
     tiers: dict[str, dict[tuple[str, str, int], list[Any]]] = {finest: {}}
     groups = tiers[finest]
-    for pk, metric, at, value in points:
+    for (pk, metric, _, value), at in zip(points, seconds, strict=True):
         key = (pk, metric, at // size)
         agg = groups.get(key)
         if agg is None:
