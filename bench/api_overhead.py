@@ -1,7 +1,8 @@
 """Platform overhead: an authenticated, tenant-scoped single-row write through Spectra vs. a bare Starlette app
 doing the same UPDATE with the same driver, both under uvicorn on loopback, in the same run.
 
-    python bench/api_overhead.py [--seconds 8] [--concurrency 16] [--database-url URL] [--out bench/results]
+    python bench/api_overhead.py [--seconds 8] [--rounds 4] [--concurrency 16] [--database-url URL]
+                                 [--out bench/results]
 
 Prints JSON (last line): spectra_rps, bare_rps, ratio, p50/p99 ms of each. Target: ratio >= 0.5 on SQLite.
 """
@@ -16,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,7 +73,8 @@ with session_scope() as s:
 """
 
 
-async def _load(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, float]:
+async def _load(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> dict[str, Any]:
+    """One round: `concurrency` clients writing for `seconds`; the latencies and the wall time."""
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
@@ -92,19 +95,25 @@ async def _load(url: str, headers: dict[str, str], seconds: float, concurrency: 
         started = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
+    return {"latencies": latencies, "elapsed": elapsed, "errors": errors}
+
+
+def _combine(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    latencies = sorted(x for r in rounds for x in r["latencies"])
+    elapsed = sum(r["elapsed"] for r in rounds)
     return {
         "rps": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "requests": len(latencies),
-        "errors": errors,
+        "errors": sum(r["errors"] for r in rounds),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--seconds", type=float, default=8, help="per side, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -113,14 +122,6 @@ def main() -> None:
     url = database_url(args.database_url, "bench")
     env = spectra_env(url)
     ids = run_setup(SETUP, env)
-    results: dict[str, dict[str, float]] = {}
-
-    with serve("spectra.app:create_app", env, factory=True) as base:
-        headers = {"Authorization": f"Bearer {ids['token']}"}
-        results["spectra"] = asyncio.run(
-            _load(f"{base}/api/teams/{ids['team_id']}", headers, args.seconds, args.concurrency)
-        )
-
     bare_dir = Path(tempfile.mkdtemp())
     (bare_dir / "bare_app.py").write_text(BARE_APP)
     bare_env = {
@@ -129,8 +130,23 @@ def main() -> None:
         "BENCH_CLIENT_ID": ids["client_id"],
         "PYTHONPATH": f"{bare_dir}{os.pathsep}{env.get('PYTHONPATH', '')}",
     }
-    with serve("bare_app:app", bare_env) as base:
-        results["bare"] = asyncio.run(_load(f"{base}/teams/{ids['team_id']}", {}, args.seconds, args.concurrency))
+    headers = {"Authorization": f"Bearer {ids['token']}"}
+    rounds: dict[str, list[dict[str, Any]]] = {"spectra": [], "bare": []}
+    # Both servers up at once, measured in alternating rounds after a warm-up request each: a machine whose load
+    # changes during the run slows both sides alike instead of whichever ran second.
+    with serve("spectra.app:create_app", env, factory=True) as spectra, serve("bare_app:app", bare_env) as bare:
+        targets = {
+            "spectra": (f"{spectra}/api/teams/{ids['team_id']}", headers),
+            "bare": (f"{bare}/teams/{ids['team_id']}", {}),
+        }
+        for target, target_headers in targets.values():
+            httpx.patch(target, json={"cost_center": "warm-up"}, headers=target_headers, timeout=30)
+        for _ in range(args.rounds):
+            for name, (target, target_headers) in targets.items():
+                rounds[name].append(
+                    asyncio.run(_load(target, target_headers, args.seconds / args.rounds, args.concurrency))
+                )
+    results = {name: _combine(r) for name, r in rounds.items()}
 
     summary = {
         "benchmark": "api_overhead",
@@ -150,7 +166,7 @@ def main() -> None:
     (args.out / "api_overhead.md").write_text(
         "# API overhead\n\nAuthenticated, tenant-scoped single-row write (`PATCH /api/teams/{id}`) through Spectra "
         "vs. a bare Starlette app doing the same UPDATE with the same driver; both under uvicorn on loopback, "
-        f"{args.concurrency} concurrent clients for {args.seconds:g} s each.\n\n"
+        f"{args.concurrency} concurrent clients for {args.seconds:g} s each, in {args.rounds} alternating rounds.\n\n"
         "| | req/s | p50 ms | p99 ms |\n|---|---|---|---|\n"
         f"| Spectra | {summary['spectra_rps']} | {summary['spectra_p50_ms']} | {summary['spectra_p99_ms']} |\n"
         f"| bare Starlette | {summary['bare_rps']} | {summary['bare_p50_ms']} | {summary['bare_p99_ms']} |\n\n"
