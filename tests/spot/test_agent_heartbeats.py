@@ -24,7 +24,7 @@ from spectra.spot.agents import heartbeats
 from spectra.spot.agents.heartbeats import Flusher, HeartbeatBuffer
 from spectra.spot.agents.models import SpotActivity
 from spectra.spot.models import Agent, Command, Notification, SpotPriceSnapshot
-from tests.conftest import ADMIN_TOKEN, TEST_DATABASE_URL, free_port
+from tests.conftest import ADMIN_TOKEN, IS_POSTGRES, TEST_DATABASE_URL, free_port
 from tests.factories import Tenant, make_tenant
 from tests.spot.spot_factories import register_agent
 
@@ -184,14 +184,32 @@ def test_the_liveness_job_sees_pending_beats_and_marks_a_silent_agent_offline(
         kinds = session.scalars(select(Notification.kind).where(Notification.entity_id == agent_id)).all()
     assert kinds == ["agent_offline"]
 
-    # Coming back is a state change: written at once (no flush), with its activity record.
+    # Coming back: the agent is told it is online; the flush writes the return with its activity record.
     back = _beat(committed_client, tenant, agent_id, T0 + timedelta(seconds=340))
     assert back["status"] == "online" and back["missed_since_last"] == 9
+    assert _agent(agent_id).status == "offline"
+    coalescing.flush_now()
     agent = _agent(agent_id)
     assert agent.status == "online" and agent.last_heartbeat_at == T0 + timedelta(seconds=340)
     with session_scope(read_only=True) as session:
-        events = session.scalars(select(SpotActivity.event_type).where(SpotActivity.agent_id == agent_id)).all()
-    assert "agent.online" in events
+        returns = session.scalars(
+            select(SpotActivity.message).where(
+                SpotActivity.agent_id == agent_id, SpotActivity.event_type == "agent.online"
+            )
+        ).all()
+    assert returns == [f"agent {agent_id} is back after 9 missed heartbeats"]
+    # A second flush with more beats does not announce the return again.
+    _beat(committed_client, tenant, agent_id, T0 + timedelta(seconds=370))
+    coalescing.flush_now()
+    with session_scope(read_only=True) as session:
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(SpotActivity)
+                .where(SpotActivity.agent_id == agent_id, SpotActivity.event_type == "agent.online")
+            )
+            == 1
+        )
 
 
 def test_a_new_agent_version_is_written_at_once(committed_client, coalescing: Flusher) -> None:
@@ -305,3 +323,33 @@ def test_a_graceful_stop_writes_the_pending_beats(app, coalescing: Flusher) -> N
         assert _agent(agent_id).heartbeats_received == 0
     # Leaving the client runs the app's shutdown, as stopping a worker does.
     assert _agent(agent_id).heartbeats_received == 1
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="SQLite's single writer lock")
+def test_a_heartbeat_is_answered_while_another_writer_holds_sqlites_lock(live_server, coalescing: Flusher) -> None:
+    from spectra.core import db as core_db
+    from spectra.core.auth import caller_cache
+
+    tenant = _tenant()
+    with httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=30) as http:
+        agent_id = http.post("/api/agents/register", json={**_registration(), "installation_id": "locked"}).json()[
+            "agent_id"
+        ]
+        caller_cache.clear()  # the token lookup happens too, on a read-only session
+        assert core_db._sqlite_writer.acquire(timeout=10)
+        try:
+            started = time.monotonic()
+            beat = http.post(f"/api/agents/{agent_id}/heartbeat", json={})
+            assert beat.status_code == 200, beat.text
+            assert time.monotonic() - started < 5  # a writer would have queued for 15 s and failed
+        finally:
+            core_db._sqlite_writer.release()
+
+
+def _registration() -> dict:
+    return {
+        "instance_id": "i-0locked00000001",
+        "instance_type": "m5.large",
+        "region": "us-east-1",
+        "availability_zone": "us-east-1a",
+    }

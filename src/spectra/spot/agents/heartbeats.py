@@ -4,8 +4,11 @@ A heartbeat is liveness, not data. Each API process keeps, per agent, the newest
 beats (and missed beats) arrived, and a background thread writes them all in one set-based UPDATE every
 `SPECTRA_HEARTBEAT_FLUSH_SECONDS` (1 s). A crash of the process loses at most that last interval of liveness
 (the agent looks up to a second older, its counters miss those beats); it never loses a registration, a
-command or a price, which are written in their request's own transaction before the answer. Anything that
-changes state (stale/offline → online, a new agent version) is written at once, not buffered.
+command or a price, which are written in their request's own transaction before the answer.
+
+A stale or offline agent that beats again comes back online in the flush's transaction, together with its
+activity record and event; so a fleet the server fell behind on recovers in one write per second instead of
+one per agent (which would only deepen the backlog). A new agent version is written at once.
 
 Several workers each flush their own buffer; the UPDATE keeps the newest time (an older flush never moves it
 back) and adds the counts. Readers (the UI, the stale/offline job) see the database value, at most one flush
@@ -18,13 +21,18 @@ import os
 import threading
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from spectra.core.config import get_settings
 from spectra.core.db import session_scope
+from spectra.spot import activity
 from spectra.spot.agents import repository
 from spectra.spot.agents.repository import PendingBeat
 
 log = logging.getLogger("spectra.spot.heartbeats")
 
+# Statuses a buffered heartbeat may carry: the flush brings stale and offline agents back online.
+REVIVABLE = ("online", "stale", "offline")
 # How long a flush may queue for SQLite's write lock behind a burst of writers; the beats wait in memory.
 FLUSH_WRITER_WAIT_SECONDS = 30.0
 
@@ -107,7 +115,7 @@ class Flusher:
                 return 0
             try:
                 with session_scope(writer_wait=FLUSH_WRITER_WAIT_SECONDS) as session:
-                    repository.apply_heartbeats(session, beats)
+                    write(session, beats)
             except BaseException:
                 self.buffer.restore(beats)
                 raise
@@ -131,6 +139,21 @@ class Flusher:
                 self.flush_now()
             except Exception:
                 log.exception("heartbeat flush failed; %d agents' beats kept for the next try", len(self.buffer))
+
+
+def write(session: Session, beats: list[PendingBeat]) -> None:
+    """Liveness of a batch of agents, and the return of those that were stale or offline, in one transaction."""
+    repository.apply_heartbeats(session, beats)
+    missed = {b.agent_id: b.missed for b in beats}
+    for agent_id, client_id in repository.revive(session, list(missed)):
+        activity.record(
+            session,
+            "agent.online",
+            f"agent {agent_id} is back after {missed[agent_id]} missed heartbeats",
+            client_id=client_id,
+            agent_id=agent_id,
+            topic="spot.agent.online",
+        )
 
 
 buffer = HeartbeatBuffer()

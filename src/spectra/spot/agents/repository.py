@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -91,6 +91,23 @@ def apply_heartbeats(session: Session, beats: Sequence[PendingBeat]) -> int:
         rows = [[b.agent_id, stored(b.last_at), b.received, b.missed] for b in beats]
         result = session.execute(_HEARTBEATS_SQLITE, {"beats": json.dumps(rows)})
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def revive(session: Session, agent_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """Set these agents online where they were stale or offline; (id, client id) of those that were. Like a
+    heartbeat, this is not a config edit: the version does not move."""
+    revived: list[tuple[str, str]] = []
+    ids = sorted(agent_ids)
+    for start in range(0, len(ids), CHUNK):
+        stmt = (
+            update(Agent)
+            .where(Agent.id.in_(ids[start : start + CHUNK]), Agent.status.in_(("stale", "offline")))
+            .values(status="online")
+            .returning(Agent.id, Agent.client_id)
+            .execution_options(synchronize_session=False)
+        )
+        revived.extend((agent_id, client_id) for agent_id, client_id in session.execute(stmt))
+    return revived
 
 
 def silent_agents(session: Session, now: datetime, after_intervals: int) -> list[Agent]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -17,7 +18,7 @@ from spectra.core import write_gate
 from spectra.core.auth import Caller, CallerDep, get_caller
 from spectra.core.clock import clock
 from spectra.core.config import get_settings
-from spectra.core.db import SessionDep, session_scope
+from spectra.core.db import SessionDep, session_factory, session_scope
 from spectra.core.errors import PROBLEM_RESPONSES
 from spectra.spot.agents import heartbeats, service
 from spectra.spot.agents.schemas import (
@@ -56,18 +57,32 @@ router = APIRouter(
 client_router = APIRouter(prefix="/api/client", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
 
 
-def _read_session() -> Iterator[Session]:
-    with session_scope(read_only=True) as session:
-        yield session
+_read_only_binds: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
-ReadSessionDep = Annotated[Session, Depends(_read_session, scope="function")]
+def _unconnected_read_only_session() -> Session:
+    """A session that takes no connection until used, and then only a read lock on SQLite."""
+    factory = session_factory()
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        read_only = _read_only_binds.get(bind)
+        if read_only is None:
+            read_only = _read_only_binds[bind] = bind.execution_options(sqlite_begin="DEFERRED")
+        return factory(bind=read_only)
+    return factory()
 
 
-async def _read_only_caller(request: Request, session: ReadSessionDep) -> Caller:
-    """The usual token check, on a read-only session: heartbeats and registrations pass the SQLite write gate
-    (below), so a token lookup must not take the write lock."""
-    return await get_caller(request, session)
+async def _read_only_caller(request: Request) -> Caller:
+    """The platform's token check without holding a database connection: a cached token needs none, and a
+    lookup reads on a session of its own, closed at once. Heartbeats and registrations pass the SQLite write
+    gate (below), so a lookup must not take the write lock; and thousands of them in flight must not each hold
+    a pooled connection while they wait for a worker thread (the pool would run dry before the threads)."""
+    session = _unconnected_read_only_session()
+    try:
+        return await get_caller(request, session)
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
 
 
 # A heartbeat only reads in the usual case (it is coalesced in memory): a burst of registrations queued on
@@ -109,20 +124,17 @@ def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
 
 
 @router.post("/register", response_model=RegisterOut)
-async def register(
-    body: AgentRegister, caller: Annotated[Caller, Depends(_read_only_caller)], session: ReadSessionDep
-) -> RegisterOut:
+async def register(body: AgentRegister, caller: Annotated[Caller, Depends(_read_only_caller)]) -> RegisterOut:
     """Register an agent installation. The same `installation_id` gets the same agent back; a new
     installation (or none given) always gets a new agent id."""
-    await run_in_threadpool(session.close)  # hold no database connection while queued
     async with _registration_lane(), write_gate.hold():
         return await run_in_threadpool(_register, caller, body)
 
 
-def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int) -> HeartbeatOut:
+def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int, status: str | None = None) -> HeartbeatOut:
     return HeartbeatOut(
         agent_id=agent.id,
-        status=agent.status,
+        status=status or agent.status,
         server_time=now,
         missed_since_last=missed,
         pending_commands=pending,
@@ -130,16 +142,19 @@ def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int) -> He
     )
 
 
-def _buffered_heartbeat(
-    session: Session, caller: Caller, agent_id: str, body: Heartbeat, now: datetime
-) -> HeartbeatOut | None:
-    agent = instances.get_agent(session, agent_id, caller)
-    counted = service.buffer_heartbeat(session, agent, body, now)
-    return _heartbeat_out(agent, now, *counted) if counted is not None else None
+def _buffered_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: datetime) -> HeartbeatOut | None:
+    # Read-only, and the connection is taken and returned within this one worker-thread call.
+    with session_scope(read_only=True) as session:
+        agent = instances.get_agent(session, agent_id, caller)
+        counted = service.buffer_heartbeat(session, agent, body, now)
+        if counted is None:
+            return None
+        missed, pending, status = counted
+        return _heartbeat_out(agent, now, missed, pending, status)
 
 
 def _written_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: datetime) -> HeartbeatOut:
-    # Its own transaction: this route's session is read-only, and the write must happen inside the gate.
+    # A transaction of its own, begun inside the write gate.
     with session_scope() as session:
         agent = instances.get_agent(session, agent_id, caller)
         missed, pending = service.heartbeat(session, agent, body, now)
@@ -148,17 +163,13 @@ def _written_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: date
 
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
 async def heartbeat(
-    agent_id: str,
-    body: Heartbeat,
-    caller: Annotated[Caller, Depends(_read_only_caller)],
-    session: ReadSessionDep,
+    agent_id: str, body: Heartbeat, caller: Annotated[Caller, Depends(_read_only_caller)]
 ) -> HeartbeatOut:
     """Heartbeat; answers with the agent's current config and how many commands wait for it."""
     # Liveness is written within SPECTRA_HEARTBEAT_FLUSH_SECONDS (heartbeats.py); a status change at once.
     now = clock.now()
-    answer = await run_in_threadpool(_buffered_heartbeat, session, caller, agent_id, body, now)
+    answer = await run_in_threadpool(_buffered_heartbeat, caller, agent_id, body, now)
     if answer is None:
-        await run_in_threadpool(session.close)
         async with write_gate.hold():
             answer = await run_in_threadpool(_written_heartbeat, caller, agent_id, body, now)
     return answer

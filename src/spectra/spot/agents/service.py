@@ -145,17 +145,18 @@ def missed_since_last(agent: Agent, now: datetime) -> int:
     return max(0, math.floor(gap / max(1, agent.heartbeat_interval_seconds) + 0.5) - 1)
 
 
-def buffer_heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int] | None:
-    """The usual heartbeat, of an online agent that reports nothing new: counted in memory and written with
-    the next flush (see heartbeats.py). (missed beats, open commands), or None when this beat changes state
-    (status or agent version) or coalescing is off: then `heartbeat` writes it in a transaction."""
-    if get_settings().heartbeat_flush_seconds <= 0 or agent.status != "online":
+def buffer_heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int, str] | None:
+    """The usual heartbeat: counted in memory and written with the next flush (see heartbeats.py), which also
+    brings a stale or offline agent back online, with its activity record, in the same transaction.
+    (missed beats, open commands, status), or None when this beat must be written at once: a new agent
+    version, an agent that was replaced or deleted, or coalescing turned off."""
+    if get_settings().heartbeat_flush_seconds <= 0 or agent.status not in heartbeats.REVIVABLE:
         return None
     if body.agent_version and body.agent_version != agent.agent_version:
         return None
     missed = missed_since_last(agent, now)
     heartbeats.record(agent.id, now, missed)
-    return missed, cmd_repo.count_open(session, agent.id)
+    return missed, cmd_repo.count_open(session, agent.id), "online"
 
 
 def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int]:
