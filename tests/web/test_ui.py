@@ -376,3 +376,19 @@ def test_sign_out(page: Any, demo: Demo) -> None:
     sign_in(page, demo.admin_token)
     page.get_by_role("button", name=re.compile("sign out", re.I)).click()
     page.get_by_test_id("token-input").wait_for()
+
+
+def test_scheduler_opens_on_the_grid_the_fleet_emits_most_on(page: Any, demo: Demo) -> None:
+    with demo.api() as http:
+        dashboard = http.get("/api/dashboard", params={"client_id": demo.client_id}).json()
+        zones = {z["zone"] for z in http.get("/api/carbon/intensity/zones").json()}
+    zone_of = {r["region"]: r["zone"] for r in dashboard["intensity"]}
+    ranked = sorted(dashboard["by_region"], key=lambda r: -r["co2e_kg"])
+    expected = next(zone_of.get(r["key"] or r["name"]) for r in ranked if zone_of.get(r["key"] or r["name"]) in zones)
+    sign_in(page, demo.client_token)
+    page.goto("/scheduler")
+    settle(page)
+    picker = page.get_by_test_id("zone-picker")
+    page.wait_for_function("([el, want]) => el.value === want", arg=[picker.element_handle(), expected], timeout=10_000)
+    assert expected != sorted(zones)[0] or len(zones) == 1  # not merely the first zone in the list
+    assert page.errors == [], page.errors

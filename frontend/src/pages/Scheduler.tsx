@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api";
-import { ClientPicker } from "../auth/tenant";
+import { ClientPicker, useTenant } from "../auth/tenant";
 import { shortTime } from "../components/charts";
 import { EmptyState, QueryView } from "../components/states";
 import { Badge, Card, PageHeader, SelectField, TextField } from "../components/ui";
@@ -18,8 +18,21 @@ export function Scheduler() {
   const [jobHours, setJobHours] = useState("3");
   const [shown, setShown] = useState<ScheduledJob | null>(null);
   useEventStream(["carbon.intensity", "carbon.scheduler"]);
+  const { clientId } = useTenant();
   const zones = useQuery({ queryKey: ["carbon.intensity", "zones"], queryFn: () => unwrap(api.GET("/api/carbon/intensity/zones")) });
-  const chosen = zone || zones.data?.[0]?.zone || "";
+  // Start on the grid the fleet emits most on (the dashboard's region with the largest CO2e), not on whichever
+  // zone sorts first; the user can pick any other.
+  const dashboard = useQuery({
+    queryKey: ["carbon", "dashboard", clientId],
+    queryFn: () => unwrap(api.GET("/api/dashboard", { params: { query: { client_id: clientId } } })),
+  });
+  const known = new Set((zones.data ?? []).map((z) => z.zone));
+  const zoneOf = new Map((dashboard.data?.intensity ?? []).map((r) => [r.region, r.zone]));
+  const fleetZone = [...(dashboard.data?.by_region ?? [])]
+    .sort((a, b) => b.co2e_kg - a.co2e_kg)
+    .map((r) => zoneOf.get(r.key ?? r.name))
+    .find((z): z is string => !!z && known.has(z));
+  const chosen = zone || fleetZone || zones.data?.[0]?.zone || "";
   const forecast = useQuery({
     queryKey: ["carbon.intensity", "forecast", chosen],
     queryFn: () => unwrap(api.GET("/api/scheduler/forecast", { params: { query: { zone: chosen, hours: 24 } } })),
