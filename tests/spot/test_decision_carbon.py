@@ -176,21 +176,19 @@ def test_without_intensity_the_term_is_zero_and_the_reason_says_so(client: TestC
     assert "emissions cost 0.0000 USD/h" in body["reason"]
 
 
-def test_decide_logs_the_carbon_inputs_and_does_not_queue_a_move_to_another_type(
-    client: TestClient, db: Session
-) -> None:
+def test_decide_logs_the_carbon_inputs_and_queues_the_move_to_the_similar_type(client: TestClient, db: Session) -> None:
     _store_intensity(db)
     tenant, agent_id = _fleet(client, db, {"similar_instance_types": True, "carbon_price_usd_per_tonne": HIGH_PRICE})
     response = client.post(f"/api/agents/{agent_id}/decide", headers=tenant.headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["action"] == "switch" and _pool_type(body, body["target_pool_id"]) == CLEANER
-    # The switch flow moves an instance within its type: the decision is logged as a recommendation.
-    assert body["command_id"] is None
-    assert f"not queued: pool {body['target_pool_id']} is {CLEANER}, the instance is {OWN}" in body["reason"]
-    assert db.query(Command).filter_by(agent_id=agent_id).count() == 0
+    # The policy allows similar types, and m6i.large is m5.large's size: the switch is queued, to that type.
+    command = db.get(Command, body["command_id"])
+    assert command is not None and command.command_type == "switch" and "not queued" not in body["reason"]
+    assert command.payload is not None and command.payload["target"]["instance_type"] == CLEANER
     logged = db.get(MLDecision, body["decision_id"])
-    assert logged is not None and not logged.executed and logged.reason == body["reason"]
+    assert logged is not None and logged.executed and logged.reason == body["reason"]
     assert logged.inputs is not None
     carbon = logged.inputs["carbon"]
     assert carbon["cost_per_hour"] == pytest.approx(body["carbon"]["cost_per_hour"])

@@ -1060,7 +1060,8 @@ export interface paths {
         put?: never;
         /**
          * Rebalance Notice
-         * @description The cloud recommends rebalancing: queue an emergency replica in the fastest-boot, lowest-risk pool.
+         * @description The cloud recommends rebalancing: queue an emergency replica in the fastest-boot, lowest-risk pool. A notice
+         *     naming one of the agent's replicas (`instance_id`) only marks that replica as at risk.
          */
         post: operations["rebalance_notice_api_agents__agent_id__rebalance_notice_post"];
         delete?: never;
@@ -1200,7 +1201,9 @@ export interface paths {
         put?: never;
         /**
          * Termination Notice
-         * @description The cloud will reclaim the PRIMARY: promote a ready replica at once, else fail over to on-demand.
+         * @description The cloud will reclaim the PRIMARY: promote a replica that is alive and ready at once, else fail over to
+         *     on-demand; the standby is re-created. A notice naming one of the agent's replicas (`instance_id`; the agent
+         *     also sends one when it finds a replica gone) marks that replica TERMINATED and queues a new standby.
          */
         post: operations["termination_notice_api_agents__agent_id__termination_notice_post"];
         delete?: never;

@@ -21,7 +21,7 @@ from spectra.spot.commands import repository
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
 from spectra.spot.instances.state_machine import Role
-from spectra.spot.models import Agent, Command, Pool, SwitchEvent
+from spectra.spot.models import Agent, Command, Pool, SpotInstance, SwitchEvent
 
 # A command nobody acknowledged in this long is handed out again; one nobody fetched in a day expires.
 REDELIVER_AFTER = timedelta(minutes=2)
@@ -58,6 +58,10 @@ def issue(
         if existing.agent_id != agent.id or existing.command_type != command_type:
             raise Conflict("this request id was already used for another command", code="request_id_reused")
         return existing, False
+    payload = dict(payload or {})
+    if target_pool_id and not payload.get("target"):
+        # The agent knows zones and types, not pool ids: a command naming a pool says where that is.
+        payload["target"] = pool_payload(inst_repo.get_pool(session, target_pool_id))
     cmd = Command(
         client_id=agent.client_id,
         agent_id=agent.id,
@@ -66,7 +70,7 @@ def issue(
         command_type=command_type,
         target_pool_id=target_pool_id,
         target_mode=target_mode,
-        payload=payload or {},
+        payload=payload,
         priority=priority,
         issued_by=issued_by,
         expires_at=now + ttl,
@@ -142,11 +146,7 @@ def request_switch(
             raise Unprocessable("a spot switch needs target_pool_id", [{"field": "target_pool_id", "msg": "required"}])
         pool = instances.get_pool(session, target_pool_id)
         if primary.instance_type and pool.instance_type != primary.instance_type:
-            # Moving to another type changes capacity; that is a resize, not a switch.
-            raise Unprocessable(
-                f"pool {pool.id} is {pool.instance_type}, the instance is {primary.instance_type}",
-                [{"field": "target_pool_id", "msg": "instance type differs"}],
-            )
+            _check_other_type(session, agent, primary, pool)
         if pool.id == primary.pool_id and primary.lifecycle == "spot":
             raise Conflict("the instance already runs in that pool", code="already_there")
     elif primary.lifecycle == "on_demand":
@@ -165,14 +165,43 @@ def request_switch(
             "reason": reason,
             "from_instance": primary.cloud_instance_id,
             "from_pool_id": primary.pool_id,
-            "target": _pool_payload(pool),
+            "target": pool_payload(pool),
             "requested_by": current_actor(),
         },
         issued_by=issued_by,
     )
 
 
-def _pool_payload(pool: Pool | None) -> dict[str, Any] | None:
+def _check_other_type(session: Session, agent: Agent, primary: SpotInstance, pool: Pool) -> None:
+    """A switch to a pool of another instance type is a move between alike machines, allowed only when the agent's
+    policy sets `similar_instance_types` and the type is of the same size class (vCPUs, memory within 10 %, CPU
+    architecture, GPUs, burstable or not) in the instance's region. Anything else changes capacity: a resize."""
+    from spectra.spot.decisions import service as decisions  # decisions build on commands
+
+    assert primary.instance_type is not None
+    region = primary.region or agent.region
+    why = None
+    if pool.region != region:
+        why = f"pool {pool.id} is in {pool.region}, the instance in {region}; moving regions is a migration"
+    elif pool.product_description != agent.product_description:
+        why = f"pool {pool.id} runs {pool.product_description}, the instance {agent.product_description}"
+    elif not decisions.policy_for(session, agent).similar_instance_types:
+        why = (
+            f"pool {pool.id} is {pool.instance_type}, the instance is {primary.instance_type}; the agent's policy "
+            "does not allow similar instance types (similar_instance_types)"
+        )
+    elif pool.instance_type not in decisions.similar_types(
+        session, pool.region, primary.instance_type, pool.product_description
+    ):
+        why = (
+            f"{pool.instance_type} is not the same size as {primary.instance_type} (vCPUs, memory, architecture); "
+            "that is a resize, not a switch"
+        )
+    if why is not None:
+        raise Unprocessable(why, [{"field": "target_pool_id", "msg": "instance type differs"}])
+
+
+def pool_payload(pool: Pool | None) -> dict[str, Any] | None:
     if pool is None:
         return None
     return {
@@ -225,6 +254,8 @@ def mark_executed(
     session.flush()
     if success:
         _apply_effects(session, agent, cmd, result, now)
+    else:
+        _apply_failure(session, agent, cmd, result, now)
     if (cmd.payload or {}).get("carbon"):
         from spectra.spot.carbon_actions import service as carbon_actions  # carbon actions build on commands
 
@@ -249,12 +280,27 @@ def _apply_effects(session: Session, agent: Agent, cmd: Command, result: dict[st
         inst = inst_repo.get_instance(session, cmd.instance_id)
         if inst is not None and inst.role != Role.TERMINATED:
             instances.set_role(session, inst, Role.TERMINATED, reason="terminate command executed", now=now)
+            replica = inst_repo.replica_by_instance(session, inst.id)
+            if replica is not None and replica.status != "promoted":
+                replica.status, replica.terminated_at = "terminated", replica.terminated_at or now
     elif cmd.command_type == "create_replica" and result.get("instance_id"):
         from spectra.spot.emergency.service import replica_ready  # emergency builds on commands
 
         replica_ready(session, agent, cmd, str(result["instance_id"]), result.get("boot_seconds"), now)
     elif cmd.command_type in repository.SWITCHING and result.get("new_instance_id"):
         complete_switch(session, agent, {**result, "command_id": cmd.id}, now)
+
+
+def _apply_failure(session: Session, agent: Agent, cmd: Command, result: dict[str, Any], now: datetime) -> None:
+    """What a failed command means beyond its own status: a replica that will not come, or a promotion the agent
+    could not make because the replica was gone (then the workload fails over to on-demand at once)."""
+    from spectra.spot.emergency import service as emergency  # emergency builds on commands
+
+    message = result.get("message")
+    if cmd.command_type == "create_replica":
+        emergency.replica_failed(session, agent, cmd, str(message) if message else None, now)
+    elif cmd.command_type == "promote_replica":
+        emergency.promotion_failed(session, agent, cmd, str(message) if message else None, now)
 
 
 def complete_switch(session: Session, agent: Agent, report: dict[str, Any], now: datetime) -> SwitchEvent:
@@ -342,9 +388,10 @@ def complete_switch(session: Session, agent: Agent, report: dict[str, Any], now:
         cmd.executed_at, cmd.result = now, {k: v for k, v in report.items() if k != "command_id"}
     session.flush()
     if success:
-        from spectra.spot.emergency.service import resolve_after_switch
+        from spectra.spot.emergency import service as emergency
 
-        resolve_after_switch(session, agent, new_cloud_id, now)
+        emergency.resolve_after_switch(session, agent, new_cloud_id, now)
+        emergency.after_switch(session, agent, event.id, now)
     activity.record(
         session,
         "switch.completed" if success else "switch.failed",

@@ -95,9 +95,14 @@ def _policy(session: Session, agent: Agent) -> tuple[ClientPolicy, str, str | No
     return policy, engine_name, active.id if active else None
 
 
+def policy_for(session: Session, agent: Agent) -> ClientPolicy:
+    """The agent's effective policy: the active engine configuration's, overridden by the agent's own."""
+    return _policy(session, agent)[0]
+
+
 def _candidates(session: Session, pools: list[Pool], now: datetime) -> list[PoolCandidate]:
     canonical = price_repo.latest_canonical(session, [p.id for p in pools], now)
-    advisor = price_repo.advisor_entries(session)
+    advisor = price_repo.advisor_entries(session, {p.region for p in pools}, {p.instance_type for p in pools})
     out = []
     for pool in pools:
         row = canonical.get(pool.id)

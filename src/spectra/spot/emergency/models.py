@@ -18,7 +18,8 @@ class EmergencyEvent(UUIDPrimaryKey, TimestampMixin, VersionMixin, Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("spot_agents.id", ondelete="CASCADE"), index=True)
     instance_id: Mapped[str | None] = mapped_column(String(32))  # the PRIMARY the notice is about
     kind: Mapped[str] = mapped_column(String(16))  # rebalance | termination
-    # open → replica_queued → promoted | failed_over (on-demand) | resolved | expired
+    # open → replica_queued → promoted | failed_over (on-demand) | resolved | expired;
+    # a notice about a replica: replica_lost (termination) | replica_at_risk (rebalance), resolved at once
     status: Mapped[str] = mapped_column(String(16), default="open")
     notice_time: Mapped[datetime]
     notice_deadline: Mapped[datetime]

@@ -21,9 +21,11 @@ admin_router = APIRouter(prefix="/api/admin", tags=["spot: emergency"], response
 
 @router.post("/{agent_id}/rebalance-notice")
 def rebalance_notice(agent_id: str, body: Notice, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
-    """The cloud recommends rebalancing: queue an emergency replica in the fastest-boot, lowest-risk pool."""
+    """The cloud recommends rebalancing: queue an emergency replica in the fastest-boot, lowest-risk pool. A notice
+    naming one of the agent's replicas (`instance_id`) only marks that replica as at risk."""
     agent = instances.get_agent(session, agent_id, caller)
-    return service.event_out(service.rebalance_notice(session, agent, body.notice_time, clock.now()))
+    event = service.rebalance_notice(session, agent, body.notice_time, clock.now(), body.instance_id)
+    return service.event_out(event)
 
 
 @router.post("/{agent_id}/rebalance-recommendation")
@@ -34,9 +36,12 @@ def rebalance_recommendation(agent_id: str, body: Notice, caller: CallerDep, ses
 
 @router.post("/{agent_id}/termination-notice")
 def termination_notice(agent_id: str, body: Notice, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
-    """The cloud will reclaim the PRIMARY: promote a ready replica at once, else fail over to on-demand."""
+    """The cloud will reclaim the PRIMARY: promote a replica that is alive and ready at once, else fail over to
+    on-demand; the standby is re-created. A notice naming one of the agent's replicas (`instance_id`; the agent
+    also sends one when it finds a replica gone) marks that replica TERMINATED and queues a new standby."""
     agent = instances.get_agent(session, agent_id, caller)
-    event = service.termination_notice(session, agent, body.notice_time, body.termination_time, clock.now())
+    now = clock.now()
+    event = service.termination_notice(session, agent, body.notice_time, body.termination_time, now, body.instance_id)
     return service.event_out(event)
 
 

@@ -170,6 +170,21 @@ def open_replica(session: Session, agent_id: str) -> Replica | None:
     )
 
 
+def open_replicas(session: Session, agent_id: str) -> list[tuple[Replica, SpotInstance | None]]:
+    """The agent's replicas on the way or standing, oldest ready first, each with its instance once it has booted."""
+    rows = session.execute(
+        select(Replica, SpotInstance)
+        .outerjoin(SpotInstance, SpotInstance.id == Replica.instance_id)
+        .where(Replica.agent_id == agent_id, Replica.status.in_(("launching", "syncing", "ready")))
+        .order_by(Replica.ready_at.is_(None), Replica.ready_at, Replica.requested_at)
+    )
+    return [(replica, inst) for replica, inst in rows]
+
+
+def replica_by_request_id(session: Session, request_id: str) -> Replica | None:
+    return session.scalar(select(Replica).where(Replica.request_id == request_id))
+
+
 def replica_by_instance(session: Session, instance_id: str) -> Replica | None:
     return session.scalar(select(Replica).where(Replica.instance_id == instance_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,17 +179,21 @@ def emergency_pool_order(pool: Pool) -> tuple[float, int, float]:
     return (boot_seconds(pool), bucket_of(pool), pool.latest_price if pool.latest_price is not None else 1e9)
 
 
-def pick_emergency_pool(session: Session, agent: Agent, exclude_pool_id: str | None) -> Pool | None:
-    """Same instance type and product in the agent's region, another pool than the one being reclaimed;
-    pools in the two riskiest buckets only when nothing else exists."""
+def pick_emergency_pool(
+    session: Session, agent: Agent, exclude_pool_id: str | None, also_exclude: Collection[str | None] = ()
+) -> Pool | None:
+    """Same instance type and product in the agent's region, another pool than the one being reclaimed (and than
+    `also_exclude`: the PRIMARY's pool, where other standbys stand); pools in the two riskiest buckets only when
+    nothing else exists."""
     if not agent.instance_type or not agent.region:
         return None
+    excluded = {exclude_pool_id, *also_exclude}
     candidates = [
         p
         for p in repository.pools(
             session, region=agent.region, instance_type=agent.instance_type, product=agent.product_description
         )
-        if p.id != exclude_pool_id
+        if p.id not in excluded
     ]
     safe = [p for p in candidates if bucket_of(p) <= UNKNOWN_BUCKET]
     ranked = sorted(safe or candidates, key=emergency_pool_order)

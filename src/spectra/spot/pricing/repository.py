@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,8 +149,17 @@ def list_jobs(session: Session, limit: int, status: str | None) -> list[Consolid
     return list(session.scalars(stmt))
 
 
-def advisor_entries(session: Session) -> dict[tuple[str, str, str], SpotAdvisorEntry]:
-    return {(e.region, e.os, e.instance_type): e for e in session.scalars(select(SpotAdvisorEntry))}
+def advisor_entries(
+    session: Session, regions: Collection[str] | None = None, instance_types: Collection[str] | None = None
+) -> dict[tuple[str, str, str], SpotAdvisorEntry]:
+    """Spot Advisor entries by (region, OS, type); only those regions and types when given (the whole file holds
+    some 16,000, too many to read for one decision)."""
+    stmt = select(SpotAdvisorEntry)
+    if regions is not None:
+        stmt = stmt.where(SpotAdvisorEntry.region.in_(regions))
+    if instance_types is not None:
+        stmt = stmt.where(SpotAdvisorEntry.instance_type.in_(instance_types))
+    return {(e.region, e.os, e.instance_type): e for e in session.scalars(stmt)}
 
 
 def advisor_for(session: Session, region: str, os: str, instance_type: str) -> SpotAdvisorEntry | None:
