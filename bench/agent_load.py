@@ -1,12 +1,25 @@
-"""Agent load: N simulated agents heartbeating every 30 s and reporting prices against a live server on
-loopback, while commands are issued to random agents and the time they take to reach a long-polling agent is
-measured. SQLite (one worker) and PostgreSQL (several workers) in separate runs.
+"""Agent load: N simulated agents register, heartbeat every interval and report prices against a live server on
+loopback (`spectra serve`; with several workers `spectra scheduler` runs beside them), while commands are issued
+to long-polling agents and the time they take to arrive is measured.
 
-    python bench/agent_load.py --agents 1000 [--seconds 90] [--database-url URL] [--workers 4] [--out DIR]
+    python bench/agent_load.py --agents 1000 [--seconds 120] [--interval 30] [--database-url URL] [--workers 4]
+                               [--reset-database] [--out DIR]
 
-Last line: JSON with sustained req/s, p50/p99 ms, heartbeat miss rate (client side: heartbeats that failed or
-came later than the interval allows; server side: the agents' recorded misses), command delivery p99.
-Targets: miss rate < 5 %, command delivery p99 < 1 s.
+The fleet boots spread over one interval, like a real one; each agent registers, then beats on its own schedule
+and reports three prices every `--price-every` beats. "Start-up" lasts until every agent has registered;
+"steady" is the `--seconds` after that. Figures:
+
+- sustained req/s and p50/p99 latency of the steady phase, and the ratio of requests served to requests the fleet
+  offered in the same window (the baseline: 1.0 means the server kept up);
+- client-side late rate: of the heartbeats due in the steady phase, those that failed, finished more than half an
+  interval after they were due, or never came;
+- server-side miss rate: at every check (`--check-every`), an agent whose last heartbeat recorded by the server
+  (GET /api/admin/agents) is older than two intervals is missed;
+- the server's own counted miss rate (heartbeats_missed / (received + missed) of the bench's agents);
+- command delivery p99: from sending `issue-switch-command` to the long-polling agent receiving the command;
+- CPU seconds of the bench (client) and of the server processes, to say which side limits the figures.
+
+Targets: miss rate < 5 %, command delivery p99 < 1 s. The last line printed is the JSON summary.
 """
 
 from __future__ import annotations
@@ -14,21 +27,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import contextlib
+
+from _report import markdown_table, save_plot, write_outputs
+
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "spx_adm_bench-admin-token-000000000000000000000000"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+CLIENTS = 4
 
 
 def _free_port() -> int:
@@ -39,16 +61,69 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Stats:
-    def __init__(self) -> None:
-        self.latencies: list[float] = []
-        self.errors = 0
-        self.heartbeats = 0
-        self.late_or_failed = 0
-        self.delivery: list[float] = []
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def register(n: int, http: httpx.AsyncClient, token: str, gate: asyncio.Semaphore) -> str | None:
+@dataclass
+class Sample:
+    sent: float  # perf_counter when the request was sent
+    seconds: float
+    kind: str  # register | heartbeat | prices
+    ok: bool
+
+
+@dataclass
+class Run:
+    interval: float
+    samples: list[Sample] = field(default_factory=list)
+    heartbeats: list[tuple[float, bool]] = field(default_factory=list)  # (due, late or failed)
+    checks: list[tuple[float, int, int]] = field(default_factory=list)  # (time, agents checked, missed)
+    delivery: list[float] = field(default_factory=list)
+    delivered_at: list[tuple[float, float]] = field(default_factory=list)  # (issued, seconds to arrive)
+    commands_issued: int = 0
+    commands_refused: int = 0
+    registered_at: dict[str, float] = field(default_factory=dict)  # agent id -> perf_counter
+    startup_done: float | None = None
+
+
+@dataclass
+class Channel:
+    """One tenant's HTTP client. Requests wait for a free connection here, not in httpx's pool, whose queue
+    is scanned on every release (thousands of agents waiting there would cost the client its CPU). Real agents
+    each have their own connection, so a heartbeat never queues behind another agent's registration: the two
+    get separate connections here too."""
+
+    http: httpx.AsyncClient
+    slots: asyncio.Semaphore
+    register_slots: asyncio.Semaphore
+
+
+async def _post(channel: Channel, run: Run, kind: str, path: str, body: dict[str, Any]) -> httpx.Response | None:
+    sent = time.perf_counter()  # waiting for a connection counts: the agent's request is late either way
+    async with channel.register_slots if kind == "register" else channel.slots:
+        try:
+            response: httpx.Response | None = await channel.http.post(path, json=body)
+        except httpx.HTTPError:
+            response = None
+    ok = response is not None and response.status_code == 200
+    run.samples.append(Sample(sent, time.perf_counter() - sent, kind, ok))
+    return response
+
+
+async def agent_life(
+    n: int,
+    http: Channel,
+    run: Run,
+    ids: list[str | None],
+    boot_at: float,
+    stop: asyncio.Event,
+    price_every: int,
+) -> None:
+    await asyncio.sleep(max(0.0, boot_at - time.perf_counter()))
     body = {
         "installation_id": f"load-{n}",
         "instance_id": f"i-load{n:08d}",
@@ -56,155 +131,414 @@ async def register(n: int, http: httpx.AsyncClient, token: str, gate: asyncio.Se
         "region": "us-east-1",
         "availability_zone": ZONES[n % 3],
         "lifecycle": "spot",
+        "agent_version": "load-1",
     }
-    async with gate:
-        r = await http.post("/api/agents/register", json=body, headers={"Authorization": f"Bearer {token}"})
-    return str(r.json()["agent_id"]) if r.status_code == 200 else None
-
-
-async def agent_life(
-    n: int,
-    agent_id: str,
-    http: httpx.AsyncClient,
-    token: str,
-    stats: Stats,
-    stop: float,
-    interval: float,
-    price_every: int,
-    rng: random.Random,
-) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    await asyncio.sleep(rng.uniform(0, interval))  # agents start spread over one interval, like a real fleet
-    beat = 0
-    next_due = time.perf_counter()
-    while time.perf_counter() < stop:
-        t0 = time.perf_counter()
-        try:
-            r = await http.post(f"/api/agents/{agent_id}/heartbeat", json={"status": "running"}, headers=headers)
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        elapsed = time.perf_counter() - t0
-        stats.latencies.append(elapsed)
-        stats.heartbeats += 1
-        # A heartbeat that fails, or lands later than the interval after the previous one, is a miss.
-        if not ok or t0 + elapsed - next_due > interval:
-            stats.late_or_failed += 1
-        if not ok:
-            stats.errors += 1
+    agent_id = None
+    for attempt in range(6):  # a real agent retries with back-off while the server is busy
+        response = await _post(http, run, "register", "/api/agents/register", body)
+        if response is not None and response.status_code == 200:
+            agent_id = str(response.json()["agent_id"])
+            break
+        await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.random())
+    ids[n] = agent_id
+    if agent_id is None or stop.is_set():
+        return
+    run.registered_at[agent_id] = time.perf_counter()
+    interval = run.interval
+    due = time.perf_counter()
+    rng = random.Random(n)
+    beat = rng.randrange(price_every)  # price reports spread over the fleet, not all on the same beat
+    while not stop.is_set():
+        response = await _post(
+            http,
+            run,
+            "heartbeat",
+            f"/api/agents/{agent_id}/heartbeat",
+            {"status": "running", "instance_id": body["instance_id"], "agent_version": "load-1"},
+        )
+        ok = response is not None and response.status_code == 200
+        run.heartbeats.append((due, not ok or time.perf_counter() - due > interval / 2))
         beat += 1
         if beat % price_every == 0:
             prices = [
                 {"instance_type": "m5.large", "availability_zone": z, "price": round(0.03 + rng.random() / 100, 4)}
                 for z in ZONES
             ]
-            t1 = time.perf_counter()
-            r = await http.post(
+            await _post(
+                http,
+                run,
+                "prices",
                 f"/api/agents/{agent_id}/pricing-report",
-                json={"instance_id": f"i-load{n:08d}", "prices": prices},
-                headers=headers,
+                {"instance_id": body["instance_id"], "prices": prices},
             )
-            stats.latencies.append(time.perf_counter() - t1)
-            if r.status_code != 200:
-                stats.errors += 1
-        next_due += interval
-        await asyncio.sleep(max(0.0, next_due - time.perf_counter()))
+        due += interval
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))  # cancelled when the run ends
 
 
 async def long_poller(
-    agent_id: str, http: httpx.AsyncClient, token: str, stats: Stats, stop: float, issued: dict[str, float]
+    agent_id: str, http: httpx.AsyncClient, run: Run, stop: asyncio.Event, issued: dict[str, float]
 ) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    while time.perf_counter() < stop:
+    while not stop.is_set():
         try:
-            r = await http.get(
-                f"/api/agents/{agent_id}/pending-commands", params={"wait": 10}, headers=headers, timeout=20
+            response = await http.get(f"/api/agents/{agent_id}/pending-commands", params={"wait": 20}, timeout=40)
+        except httpx.HTTPError:
+            await asyncio.sleep(0.5)
+            continue
+        received = time.perf_counter()
+        for command in response.json() if response.status_code == 200 else []:
+            sent = issued.pop(command["request_id"].rsplit(":", 1)[-1], None)
+            if sent is not None:
+                run.delivery.append(received - sent)
+                run.delivered_at.append((sent, received - sent))
+            await http.post(
+                f"/api/agents/{agent_id}/commands/{command['id']}/executed", json={"success": True, "result": {}}
             )
+
+
+async def issue_commands(
+    http: httpx.AsyncClient, run: Run, pollers: list[str], stop: asyncio.Event, issued: dict[str, float], every: float
+) -> None:
+    rng = random.Random(11)
+    while not stop.is_set():
+        waiting = {rid.split("/", 1)[0] for rid in issued}
+        free = [a for a in pollers if a not in waiting]
+        if free:
+            target = rng.choice(free)
+            request_id = f"{target}/{rng.getrandbits(48):x}"
+            issued[request_id] = time.perf_counter()
+            try:
+                response = await http.post(
+                    f"/api/agents/{target}/issue-switch-command",
+                    json={"target_mode": "on_demand", "reason": "load test"},
+                    headers={"X-Request-ID": request_id},
+                )
+                ok = response.status_code == 202
+            except httpx.HTTPError:
+                ok = False
+            run.commands_issued += int(ok)
+            if not ok:
+                run.commands_refused += 1
+                issued.pop(request_id, None)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+
+
+async def check_server(admin: httpx.AsyncClient, run: Run, stop: asyncio.Event, every: float) -> None:
+    """An agent is missed at a check when its last heartbeat, as the server recorded it, is older than two
+    intervals (agents registered less than two intervals ago are not yet judged)."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        except TimeoutError:
+            pass
+        try:
+            response = await admin.get("/api/admin/agents", timeout=120)
         except httpx.HTTPError:
             continue
-        now = time.perf_counter()
-        for command in r.json() if r.status_code == 200 else []:
-            sent = issued.pop(command["request_id"], None)
-            if sent is not None:
-                stats.delivery.append(now - sent)
-            await http.post(
-                f"/api/agents/{agent_id}/commands/{command['id']}/executed",
-                json={"success": True, "result": {}},
-                headers=headers,
-            )
+        now = datetime.now(UTC)
+        at = time.perf_counter()
+        if response.status_code != 200 or stop.is_set():
+            continue
+        judged = missed = 0
+        for agent in response.json():
+            registered = run.registered_at.get(agent["id"])
+            if registered is None or at - registered < 2 * run.interval:
+                continue
+            judged += 1
+            last = agent["last_heartbeat_at"]
+            age = (now - datetime.fromisoformat(last)).total_seconds() if last else float("inf")
+            missed += int(age > 2 * run.interval)
+        run.checks.append((at, judged, missed))
 
 
-async def run_load(url: str, tokens: list[str], agents: int, seconds: float, interval: float) -> dict[str, Any]:
-    stats = Stats()
-    rng = random.Random(7)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+async def run_load(
+    url: str, tokens: list[str], args: argparse.Namespace, admin_token: str = ADMIN_TOKEN
+) -> tuple[Run, dict[str, Any]]:
+    run = Run(interval=args.interval)
+    random.seed(7)
+    stop = asyncio.Event()
+    ids: list[str | None] = [None] * args.agents
+    # Loopback keep-alive connections: enough to keep the server's workers busy, few enough that the client's
+    # event loop is not spread over thousands of sockets. Long polls get their own pool so they never block beats.
+    limits = httpx.Limits(max_connections=2 * args.connections, max_keepalive_connections=2 * args.connections)
+    clients = [
+        httpx.AsyncClient(base_url=url, limits=limits, timeout=60, headers={"Authorization": f"Bearer {t}"})
+        for t in tokens
+    ]
+    channels = [
+        Channel(http, asyncio.Semaphore(args.connections), asyncio.Semaphore(args.connections)) for http in clients
+    ]
+    poll_limits = httpx.Limits(max_connections=args.pollers * 2 + 2)
+    poll_http = httpx.AsyncClient(
+        base_url=url, limits=poll_limits, timeout=60, headers={"Authorization": f"Bearer {tokens[0]}"}
+    )
+    admin = httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {admin_token}"})
+    started = time.perf_counter()
+    wall_started = datetime.now(UTC)
+    cpu_started = time.process_time()
+    boots = [started + random.uniform(0, args.interval) for _ in range(args.agents)]
+    lives = [
+        asyncio.create_task(agent_life(n, channels[n % len(channels)], run, ids, boots[n], stop, args.price_every))
+        for n in range(args.agents)
+    ]
+    checker = asyncio.create_task(check_server(admin, run, stop, args.check_every))
     issued: dict[str, float] = {}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        gate = asyncio.Semaphore(16)
-        ids = await asyncio.gather(*(register(n, http, tokens[n % len(tokens)], gate) for n in range(agents)))
-        stats.errors += sum(1 for i in ids if i is None)
-        started = time.perf_counter()
-        stop = started + seconds
-        lives = [
-            asyncio.create_task(agent_life(n, agent_id, http, tokens[n % len(tokens)], stats, stop, interval, 10, rng))
-            for n, agent_id in enumerate(ids)
-            if agent_id is not None
-        ]
-        await asyncio.sleep(2)
-        # Five agents of the first client long-poll; commands are issued to them while the fleet runs.
-        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        listed = (await http.get("/api/admin/agents", headers=admin)).json()
-        rows = listed if isinstance(listed, list) else listed.get("agents", listed.get("items", []))
-        pollers = [a for a in rows if a.get("client_id")][:5]
-        client_tokens = {a["client_id"]: tokens[0] for a in pollers}
-        poll_tasks = [
-            asyncio.create_task(long_poller(a["id"], http, tokens[0], stats, stop, issued))
-            for a in pollers
-            if client_tokens
-        ]
-        while time.perf_counter() < stop - 3 and pollers:
-            target = rng.choice(pollers)
-            request_id = f"load-{rng.getrandbits(48):x}"
-            issued[request_id] = time.perf_counter()
-            await http.post(
-                f"/api/agents/{target['id']}/issue-switch-command",
-                json={"target_mode": "on_demand"},
-                headers={"Authorization": f"Bearer {tokens[0]}", "X-Request-ID": request_id},
-            )
-            await asyncio.sleep(1.0)
-        await asyncio.gather(*lives)
-        for task in poll_tasks:
-            task.cancel()
-        elapsed = time.perf_counter() - started
-        operational = (await http.get("/api/admin/metrics/operational", headers=admin, params={"hours": 1})).json()
-    lat = sorted(stats.latencies)
-    delivery = sorted(stats.delivery)
-    return {
-        "requests": len(lat),
-        "req_per_s": round(len(lat) / elapsed, 1),
-        "p50_ms": round(statistics.median(lat) * 1000, 2) if lat else None,
-        "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2) if lat else None,
-        "errors": stats.errors,
-        "heartbeat_miss_rate": round(stats.late_or_failed / stats.heartbeats, 5) if stats.heartbeats else None,
-        "server_heartbeat_miss_rate": operational.get("heartbeat", {}).get("miss_rate"),
-        "commands_delivered": len(delivery),
-        "command_delivery_p99_ms": round(delivery[max(0, int(len(delivery) * 0.99) - 1)] * 1000, 1)
-        if delivery
+    side_tasks: list[asyncio.Task[None]] = []
+    deadline = started + args.interval + args.max_startup
+    while time.perf_counter() < deadline:
+        if all(task.done() or ids[n] is not None for n, task in enumerate(lives)) and time.perf_counter() > max(boots):
+            break
+        if not side_tasks:
+            # Long-pollers: the first agents of the first client, as soon as they exist.
+            pollers = [ids[n] for n in range(0, args.agents, CLIENTS) if ids[n] is not None][: args.pollers]
+            if len(pollers) == min(args.pollers, (args.agents + CLIENTS - 1) // CLIENTS):
+                side_tasks = [asyncio.create_task(long_poller(a, poll_http, run, stop, issued)) for a in pollers if a]
+                side_tasks.append(
+                    asyncio.create_task(
+                        issue_commands(poll_http, run, [a for a in pollers if a], stop, issued, args.command_every)
+                    )
+                )
+        await asyncio.sleep(0.5)
+    run.startup_done = time.perf_counter()
+    await asyncio.sleep(args.seconds)
+    stop.set()
+    ended = time.perf_counter()
+    cpu_client = time.process_time() - cpu_started
+    for task in (*lives, *side_tasks):
+        task.cancel()
+    await asyncio.gather(*lives, *side_tasks, checker, return_exceptions=True)
+    # The server writes liveness within its flush interval: let the last flush land before reading counters.
+    await asyncio.sleep(2.5)
+    ours = {i for i in ids if i}
+    listed = (await admin.get("/api/admin/agents")).json()
+    # The server's own periodic jobs run beside the load (in the server on SQLite, in `spectra scheduler` on
+    # PostgreSQL): the longest ones explain latency spikes.
+    runs = (await admin.get("/api/admin/jobs/runs", params={"limit": 500})).json()
+    jobs = sorted(
+        (
+            {
+                "job": r["job_name"],
+                "seconds": round(
+                    (
+                        datetime.fromisoformat(r["finished_at"]) - datetime.fromisoformat(r["started_at"])
+                    ).total_seconds(),
+                    2,
+                ),
+            }
+            for r in runs
+            if r["finished_at"] and datetime.fromisoformat(r["started_at"]) >= wall_started
+        ),
+        key=lambda j: -j["seconds"],
+    )
+    received = sum(a["heartbeats_received"] for a in listed if a["id"] in ours)
+    counted_missed = sum(a["heartbeats_missed"] for a in listed if a["id"] in ours)
+    for http in (*clients, poll_http, admin):
+        await http.aclose()
+    return run, {
+        "started": started,
+        "ended": ended,
+        "cpu_client_seconds": cpu_client,
+        "registered": len(ours),
+        "jobs": jobs,
+        "server_heartbeats_received": received,
+        "server_counted_miss_rate": round(counted_missed / (received + counted_missed), 5)
+        if received + counted_missed
         else None,
     }
 
 
-def main() -> None:
+def _beats_due(first: float, interval: float, start: float, end: float) -> int:
+    """How many of the beats due at first, first + interval, … fall in [start, end)."""
+    if end <= start:
+        return 0
+    k_from = max(0, math.ceil((start - first) / interval))
+    k_to = math.ceil((end - first) / interval)
+    return max(0, k_to - k_from)
+
+
+def summarise(run: Run, extra: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    started, ended = extra["started"], extra["ended"]
+    steady_from = run.startup_done or started
+    steady = [s for s in run.samples if s.sent >= steady_from]
+    startup = [s for s in run.samples if s.sent < steady_from]
+    steady_seconds = max(1e-9, ended - steady_from)
+    # Throughput counts answers that arrived in the window, whenever their request was sent.
+    served = sum(1 for s in run.samples if s.ok and steady_from <= s.sent + s.seconds < ended) / steady_seconds
+    offered = extra["registered"] / args.interval * (1 + 1 / args.price_every)
+    # Late: beats due in the window that failed or came more than half an interval after they were due, and
+    # beats that were due but never came (a server far behind leaves them queued at the end).
+    judged_until = ended - args.interval / 2
+    on_time = sum(1 for due, late in run.heartbeats if steady_from <= due < judged_until and not late)
+    due_in_window = sum(
+        _beats_due(first, args.interval, steady_from, judged_until) for first in run.registered_at.values()
+    )
+    late_rate = max(0.0, 1 - on_time / due_in_window) if due_in_window else None
+    beats_all = [late for _, late in run.heartbeats]
+    checks_steady = [(j, m) for at, j, m in run.checks if at >= steady_from]
+
+    def ms(values: list[float], q: float) -> float | None:
+        value = percentile(values, q)
+        return round(value * 1000, 1) if value is not None else None
+
+    judged = sum(j for j, _ in checks_steady)
+    missed = sum(m for _, m in checks_steady)
+    registrations = [s.seconds for s in startup if s.kind == "register" and s.ok]
+    return {
+        "requests_steady": len(steady),
+        "req_per_s": round(served, 1),
+        "offered_req_per_s": round(offered, 1),
+        "served_to_offered": round(served / offered, 3) if offered else None,
+        "p50_ms": ms([s.seconds for s in steady], 50),
+        "p99_ms": ms([s.seconds for s in steady], 99),
+        "heartbeat_p99_ms": ms([s.seconds for s in steady if s.kind == "heartbeat"], 99),
+        "price_report_p99_ms": ms([s.seconds for s in steady if s.kind == "prices"], 99),
+        "errors_steady": sum(1 for s in steady if not s.ok),
+        "heartbeat_late_rate": round(late_rate, 5) if late_rate is not None else None,
+        "server_heartbeat_miss_rate": round(missed / judged, 5) if judged else None,
+        "server_checks": len(checks_steady),
+        "server_counted_miss_rate": extra["server_counted_miss_rate"],
+        "commands_issued": run.commands_issued,
+        "commands_refused": run.commands_refused,
+        "commands_delivered": len(run.delivery),
+        "command_delivery_p50_ms": ms(run.delivery, 50),
+        "command_delivery_p99_ms": ms(run.delivery, 99),
+        "startup": {
+            "seconds": round(steady_from - started, 1),
+            "registered": extra["registered"],
+            "register_p50_ms": ms(registrations, 50),
+            "register_p99_ms": ms(registrations, 99),
+            "p99_ms": ms([s.seconds for s in startup], 99),
+            "errors": sum(1 for s in startup if not s.ok),
+            "heartbeat_late_rate": round(sum(beats_all) / len(beats_all), 5) if beats_all else None,
+        },
+        "longest_jobs": extra["jobs"][:5],
+        "cpu": {
+            "client_cores": round(extra["cpu_client_seconds"] / max(1e-9, ended - started), 2),
+            "server_cores": round(extra.get("cpu_server_seconds", 0.0) / max(1e-9, ended - started), 2),
+        },
+    }
+
+
+def _server_cpu(pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _plots(run: Run, extra: dict[str, Any], out: Path, name: str) -> list[str]:
+    started = extra["started"]
+    buckets: dict[int, list[float]] = {}
+    price_buckets: dict[int, list[float]] = {}
+    for s in run.samples:
+        if s.kind in ("heartbeat", "prices"):
+            kind = buckets if s.kind == "heartbeat" else price_buckets
+            kind.setdefault(int((s.sent - started) // 5), []).append(s.seconds)
+    xs = sorted(buckets)
+    price_xs = sorted(price_buckets)
+    written = []
+
+    def latency(ax: Any) -> None:
+        ax.plot([x * 5 for x in xs], [1000 * (percentile(buckets[x], 50) or 0) for x in xs], label="heartbeat p50")
+        ax.plot([x * 5 for x in xs], [1000 * (percentile(buckets[x], 99) or 0) for x in xs], label="heartbeat p99")
+        ax.plot(
+            [x * 5 for x in price_xs],
+            [1000 * (percentile(price_buckets[x], 99) or 0) for x in price_xs],
+            label="price report p99",
+        )
+        ax.scatter(
+            [sent - started for sent, _ in run.delivered_at],
+            [1000 * seconds for _, seconds in run.delivered_at],
+            s=6,
+            color="black",
+            label="command delivery",
+        )
+        if run.startup_done:
+            ax.axvline(run.startup_done - started, color="grey", linestyle="--", label="all registered")
+        ax.set_yscale("log")
+        ax.set_xlabel("seconds since the fleet started booting (5 s buckets)")
+        ax.set_ylabel("ms")
+        ax.legend()
+
+    if xs and save_plot(out / f"{name}_latency.png", latency):
+        written.append(f"{name}_latency.png")
+
+    def delivery(ax: Any) -> None:
+        ordered = sorted(run.delivery)
+        ax.plot([1000 * d for d in ordered], [(i + 1) / len(ordered) for i in range(len(ordered))])
+        ax.axvline(1000, color="red", linestyle="--", label="target 1 s")
+        ax.set_xlabel("command delivery, ms")
+        ax.set_ylabel("fraction of commands")
+        ax.legend()
+
+    if run.delivery and save_plot(out / f"{name}_delivery.png", delivery, size=(6.0, 4.0)):
+        written.append(f"{name}_delivery.png")
+    return written
+
+
+def _setup(env: dict[str, str], reset: bool) -> list[str]:
+    code = (
+        "import json, time; from spectra.core import migrate\n"
+        f"if {reset!r}:\n"
+        "    migrate.downgrade_all()\n"
+        "migrate.upgrade()\n"
+        "from spectra import registry; registry.load_models()\n"
+        "from spectra.core.db import session_scope; from spectra.fleet import service\n"
+        "from spectra.fleet.schemas import ClientCreate\n"
+        "out = []\n"
+        "with session_scope() as s:\n"
+        f"    for i in range({CLIENTS}):\n"
+        "        c, t = service.create_client(s, ClientCreate(name=f'load-{time.time_ns()}-{i}')); out.append(t)\n"
+        "print(json.dumps(out))"
+    )
+    setup = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return list(json.loads(setup.stdout.strip().splitlines()[-1]))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=90)
+    parser.add_argument("--seconds", type=float, default=120, help="steady phase after every agent registered")
     parser.add_argument("--interval", type=float, default=30, help="heartbeat interval, seconds")
+    parser.add_argument("--price-every", type=int, default=10, help="a price report every this many heartbeats")
+    parser.add_argument("--pollers", type=int, default=5, help="agents that long-poll for commands")
+    parser.add_argument("--command-every", type=float, default=1.0, help="seconds between issued commands")
+    parser.add_argument("--check-every", type=float, default=10.0, help="seconds between server-side checks")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="connections per tenant for beats and prices (as many again for registrations)",
+    )
+    parser.add_argument("--max-startup", type=float, default=600, help="give up waiting for registrations after")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--reset-database", action="store_true", help="drop every table of --database-url first")
     parser.add_argument("--workers", type=int, default=None, help="default: 1 on SQLite, 4 on PostgreSQL")
+    parser.add_argument("--flush-seconds", type=float, default=None, help="server's heartbeat flush (default 1)")
+    parser.add_argument(
+        "--no-jobs", action="store_true", help="run the server without its periodic jobs (isolates the agent protocol)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'load.db'}"
-    workers = args.workers or (1 if url.startswith("sqlite") else 4)
+    database = "postgresql" if url.startswith("postgresql") else "sqlite"
+    workers = args.workers or (1 if database == "sqlite" else 4)
     env = {
         **os.environ,
         "SPECTRA_DATABASE_URL": url,
@@ -212,91 +546,124 @@ def main() -> None:
         "SPECTRA_LOG_LEVEL": "warning",
         "SPECTRA_METRICS_PROVIDER": "none",
         "SPECTRA_HEARTBEAT_INTERVAL_SECONDS": str(int(args.interval)),
+        "SPECTRA_SIM_CLOCK_ENABLED": "false",
     }
-    setup = subprocess.run(
+    if args.flush_seconds is not None:
+        env["SPECTRA_HEARTBEAT_FLUSH_SECONDS"] = str(args.flush_seconds)
+    if args.no_jobs:
+        env["SPECTRA_RUN_SCHEDULER"] = "false"
+    tokens = _setup(env, args.reset_database)
+    port = _free_port()
+    # The server's log goes to a file: a pipe nobody reads would fill up and stall the server.
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = f"agent_load_{database}_{args.agents}" + ("_no_jobs" if args.no_jobs else "")
+    server_log = (args.out / f"{name}_server.log").open("w")
+    server = subprocess.Popen(
         [
             sys.executable,
-            "-c",
-            (
-                "import json; from spectra.core import migrate; migrate.upgrade();"
-                "from spectra import registry; registry.load_models();"
-                "from spectra.core.db import session_scope; from spectra.fleet import service;"
-                "from spectra.fleet.schemas import ClientCreate\n"
-                "out = []\n"
-                "with session_scope() as s:\n"
-                "    for i in range(4):\n"
-                "        c, t = service.create_client(s, ClientCreate(name=f'load-{i}')); out.append(t)\n"
-                "print(json.dumps(out))"
-            ),
+            "-m",
+            "spectra",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
         ],
         env=env,
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
-    tokens = json.loads(setup.stdout.strip().splitlines()[-1])
-    port = _free_port()
-    server_env = {**env, "SPECTRA_RUN_SCHEDULER": "true" if workers == 1 else "false"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "spectra.app:create_app",
-        "--factory",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-    ]
-    server = subprocess.Popen(cmd, env=server_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     scheduler = None
-    if workers > 1:
+    if workers > 1 and not args.no_jobs:
         scheduler = subprocess.Popen(
             [sys.executable, "-m", "spectra", "scheduler"],
             env=env,
             cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.3)
-        result = asyncio.run(run_load(base, tokens, args.agents, args.seconds, args.interval))
+        cpu_server = _server_cpu(server.pid) + (_server_cpu(scheduler.pid) if scheduler else 0.0)
+        run, extra = asyncio.run(run_load(base, tokens, args))
+        extra["cpu_server_seconds"] = (
+            _server_cpu(server.pid) + (_server_cpu(scheduler.pid) if scheduler else 0.0) - cpu_server
+        )
     finally:
-        server.terminate()
-        if scheduler:
-            scheduler.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for proc in (server, scheduler):
+            if proc is not None:
+                proc.terminate()
+        for proc in (server, scheduler):
+            if proc is not None:
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        server_log.close()
+    figures = summarise(run, extra, args)
     summary = {
         "benchmark": "agent_load",
-        "database": "postgresql" if url.startswith("postgresql") else "sqlite",
+        "database": database,
         "agents": args.agents,
         "workers": workers,
-        "seconds": args.seconds,
-        **result,
+        "periodic_jobs": not args.no_jobs,
+        "interval_seconds": args.interval,
+        "steady_seconds": args.seconds,
+        **figures,
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "targets": {"heartbeat_miss_rate": 0.05, "command_delivery_p99_ms": 1000},
+        "meets_targets": bool(
+            (figures["server_heartbeat_miss_rate"] or 0) < 0.05
+            and (figures["heartbeat_late_rate"] or 0) < 0.05
+            and figures["command_delivery_p99_ms"] is not None
+            and figures["command_delivery_p99_ms"] < 1000
+        ),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    name = f"agent_load_{summary['database']}_{args.agents}"
-    (args.out / f"{name}.json").write_text(json.dumps(summary, indent=2))
-    (args.out / f"{name}.md").write_text(
-        f"# Agent load: {args.agents} agents, {summary['database']}, {workers} worker(s)\n\n"
-        + "\n".join(f"- **{k}**: {v}" for k, v in summary.items() if k not in ("benchmark", "targets"))
-        + "\n"
+    plots = _plots(run, extra, args.out, name)
+    rows = [
+        ("sustained req/s (steady)", figures["req_per_s"]),
+        ("served / offered", figures["served_to_offered"]),
+        ("p50 / p99 ms (steady)", f"{figures['p50_ms']} / {figures['p99_ms']}"),
+        ("heartbeat late rate (client)", figures["heartbeat_late_rate"]),
+        ("heartbeat miss rate (server, > 2 intervals)", figures["server_heartbeat_miss_rate"]),
+        ("heartbeat miss rate (server counters)", figures["server_counted_miss_rate"]),
+        (
+            "command delivery p50 / p99 ms",
+            f"{figures['command_delivery_p50_ms']} / {figures['command_delivery_p99_ms']}",
+        ),
+        ("commands delivered / issued", f"{figures['commands_delivered']} / {figures['commands_issued']}"),
+        ("start-up seconds", figures["startup"]["seconds"]),
+        (
+            "registration p50 / p99 ms",
+            f"{figures['startup']['register_p50_ms']} / {figures['startup']['register_p99_ms']}",
+        ),
+        ("start-up p99 ms", figures["startup"]["p99_ms"]),
+        ("CPU cores used: client / server", f"{figures['cpu']['client_cores']} / {figures['cpu']['server_cores']}"),
+        ("load average of the machine (1 min, at the end)", summary["load_average_1m"]),
+        (
+            "longest server jobs during the run",
+            ", ".join(f"{j['job']} {j['seconds']} s" for j in figures["longest_jobs"]),
+        ),
+    ]
+    markdown = (
+        f"# Agent load: {args.agents} agents, {database}, {workers} worker(s)\n\n"
+        f"Heartbeat every {args.interval:g} s, a price report every {args.price_every} beats, {args.pollers} "
+        f"long-polling agents receiving a command every {args.command_every:g} s; steady phase {args.seconds:g} s.\n\n"
+        + markdown_table(["figure", "value"], rows)
+        + "\n\n"
+        + "\n".join(f"![{p}]({p})" for p in plots)
     )
+    write_outputs(args.out, name, summary, markdown)
     print(json.dumps(summary))
 
 
