@@ -165,3 +165,23 @@ def test_dry_runs_check_before_the_agent_ends_its_own_instance(imds: FakeImds, a
     backend.check_allowed("stop", instance_id)
     state = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
     assert state == "running"  # a dry run changes nothing
+
+
+def test_watching_a_replica_from_ec2(imds: FakeImds, aws: None) -> None:
+    """A replica runs on another instance: its health comes from EC2 (state, spot request status), not from IMDS."""
+    backend = AwsBackend(imds.url)
+    replica = backend.launch("m5.large", "us-east-1c", "spot", client_token="replica-1")
+    assert backend.watch(replica) is None  # running, its spot request (if any) fulfilled
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    requested = ec2.request_spot_instances(
+        SpotPrice="0.1", LaunchSpecification={"ImageId": "ami-12c6146b", "InstanceType": "m5.large"}
+    )["SpotInstanceRequests"][0]
+    from_request = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[requested["SpotInstanceRequestId"]])
+    request_instance = from_request["SpotInstanceRequests"][0]["InstanceId"]
+    assert backend.watch(request_instance) is None  # status "fulfilled": not being reclaimed
+
+    backend.terminate(replica)
+    notice = backend.watch(replica)
+    assert notice is not None and notice.kind == "termination"
+    gone = backend.watch("i-0000000000000dead")  # no such instance (any more)
+    assert gone is not None and gone.kind == "termination"

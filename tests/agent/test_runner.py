@@ -85,9 +85,16 @@ def test_register_report_and_switch(live_server, tenant, tmp_path: Path) -> None
 
     new_primary = _primary(http, tenant.id)
     assert new_primary["cloud_instance_id"] != first.id
-    assert cloud.get(new_primary["cloud_instance_id"]).pool == B
-    assert cloud.get(first.id).terminated_at is not None
+    replacement = cloud.get(new_primary["cloud_instance_id"])
+    assert replacement.pool == B
     assert agent.backend.identity().instance_id == new_primary["cloud_instance_id"]
+    # The old instance serves until the replacement runs (no boot time without service), then goes.
+    assert cloud.get(first.id).terminated_at is None and agent.store.state.after_report
+    cloud.advance_to(replacement.ready_at - timedelta(seconds=1))
+    assert agent.finish_after_report() == 0 and cloud.get(first.id).terminated_at is None
+    cloud.advance_to(replacement.ready_at)
+    assert agent.finish_after_report() == 1 and cloud.get(first.id).terminated_at == replacement.ready_at
+    assert StateStore(agent.store.path).state.after_report == []
 
 
 def test_crash_mid_command_executes_once(live_server, tenant, tmp_path: Path) -> None:

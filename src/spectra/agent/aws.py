@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -325,6 +325,49 @@ class AwsBackend:
         if rebalance:
             return Notice("rebalance", None)
         return None
+
+    def watch(self, instance_id: str, region: str | None = None) -> Notice | None:
+        """From EC2 (no metadata service reaches another instance): the instance's state, and for a spot instance
+        its spot request's status, which says `marked-for-termination` from the two-minute warning on. An API error
+        other than "no such instance" says nothing about the instance: None, asked again on the next loop."""
+        ec2 = self.client(region)
+        try:
+            reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidInstanceID.NotFound":
+                return Notice("termination", None)
+            return None
+        found = [i for r in reservations for i in r["Instances"]]
+        if not found or found[0]["State"]["Name"] in GONE:
+            return Notice("termination", None)
+        request_id = found[0].get("SpotInstanceRequestId")
+        if not request_id:
+            return None
+        try:
+            requests = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[request_id])
+        except ClientError:
+            return None
+        for request in requests.get("SpotInstanceRequests", []):
+            status = request.get("Status", {})
+            if status.get("Code") in RECLAIMING:
+                since = status.get("UpdateTime")
+                if isinstance(since, datetime):
+                    since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+                    return Notice("termination", since + timedelta(minutes=2))
+                return Notice("termination", None)
+        return None
+
+
+# Spot request states of an instance EC2 is reclaiming (the two-minute warning) or has reclaimed.
+RECLAIMING = {
+    "marked-for-termination",
+    "marked-for-stop",
+    "instance-terminated-by-price",
+    "instance-terminated-no-capacity",
+    "instance-terminated-capacity-oversubscribed",
+    "instance-terminated-launch-group-constraint",
+}
+GONE = {"shutting-down", "terminated", "stopping", "stopped"}
 
 
 def _parse_time(value: str | None) -> datetime | None:

@@ -8,7 +8,14 @@ new; the "executed" report carries an Idempotency-Key, so a repeated report chan
 
 A step that ends the agent's own instance (terminating it after a switch, migration or replacement, stopping
 it when it is idle) waits until the command's report has been delivered, so the server always learns the
-outcome; a dry run first checks that the step will be allowed.
+outcome; a dry run first checks that the step will be allowed. The instance a switch or fail-over replaced keeps
+serving until its replacement runs: it is terminated then, or at the termination notice's deadline (ten minutes
+for a switch without one), whichever comes first — a step saved with the command's outcome, so a crash neither
+loses nor repeats it.
+
+The agent watches the replicas it launched (the cloud's notices for them, and whether they still run) and reports
+one being reclaimed, once, as a termination notice naming it; before moving to a promoted replica it checks the
+replica is still there, and fails the promotion otherwise (the server then fails over to on-demand at once).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spectra.agent.cloud import CloudBackend, CloudError, Notice
@@ -31,6 +38,11 @@ AGENT_VERSION = "1.0"
 SWITCHING = {"switch", "return_to_spot", "fallback_on_demand"}
 AFTER_REPORT = "after_report"
 MAX_STEP_ATTEMPTS = 10  # a step the cloud keeps refusing (the dry run said it would not) is given up, loudly
+# How long a replaced instance keeps serving while its replacement boots, when no notice sets a deadline.
+REPLACEMENT_WAIT = timedelta(minutes=10)
+# How often the agent checks its replicas: well inside the two-minute notice, and one or two EC2 calls per replica
+# per check (a large fleet's agents must stay clear of the API's rate limits).
+REPLICA_CHECK_SECONDS = 15.0
 
 
 class Agent:
@@ -139,6 +151,29 @@ class Agent:
             self.reported_notice = marker
         return notice
 
+    def check_replicas(self) -> int:
+        """Report each watched replica the cloud is reclaiming (or has reclaimed), once, as a termination notice
+        naming it: the server stops counting on it and queues a new standby. Returns how many were reported."""
+        lost = 0
+        for instance_id, info in list(self.store.state.replicas.items()):
+            try:
+                notice = self.backend.watch(instance_id, info.get("region"))
+            except Exception as exc:  # a health check that fails says nothing about the replica
+                log.warning("could not check replica %s (%s)", instance_id, exc)
+                continue
+            if notice is None or notice.kind != "termination":
+                continue
+            body: dict[str, Any] = {"instance_id": instance_id, "notice_time": self.clock().isoformat()}
+            if notice.deadline is not None:
+                body["termination_time"] = notice.deadline.isoformat()
+            # Forgotten in the same save that queues the report: a crash neither loses nor repeats it.
+            del self.store.state.replicas[instance_id]
+            self.server.send_or_queue(
+                "POST", f"/api/agents/{self.agent_id}/termination-notice", body, key=f"notice:termination:{instance_id}"
+            )
+            lost += 1
+        return lost
+
     def pending_commands(self, wait: float = 0) -> list[dict[str, Any]]:
         answer = self.server.request(
             "GET", f"/api/agents/{self.agent_id}/pending-commands", params={"wait": wait}, timeout=wait + 10
@@ -161,7 +196,8 @@ class Agent:
                 log.exception("command %s (%s) failed", cid, command.get("command_type"))
                 result = {"success": False, "result": {}, "message": str(exc)[:500]}
                 self._after_report = []
-            # The outcome and the steps still owed after its report are saved together.
+            # The outcome, the replicas it changes and the steps still owed after its report are saved together.
+            self._track_replicas(command, result)
             self.store.state.commands[cid] = "executed:" + json.dumps(result)
             self.store.state.after_report.extend({"command_id": cid, **step} for step in self._after_report)
             self._after_report = []
@@ -173,13 +209,41 @@ class Agent:
         self.executed += 1
         return dict(result)
 
+    def _track_replicas(self, command: dict[str, Any], result: dict[str, Any]) -> None:
+        """Replicas to watch: one launched by create_replica; none once promoted or terminated."""
+        kind, payload = command["command_type"], command.get("payload") or {}
+        replicas = self.store.state.replicas
+        if kind == "create_replica" and result.get("success") and result["result"].get("instance_id"):
+            target = payload.get("target") or {}
+            replicas[str(result["result"]["instance_id"])] = {
+                "region": target.get("region") or self.backend.identity().region,
+                "command_id": command["id"],
+            }
+        elif kind == "promote_replica":
+            replicas.pop(str(payload.get("new_primary") or payload.get("instance_id") or ""), None)
+        elif kind in ("terminate", "cleanup") and result.get("success"):
+            for instance_id in result["result"].get("terminated") or []:
+                replicas.pop(str(instance_id), None)
+
+    def _replacement_runs(self, step: dict[str, Any]) -> bool:
+        """Whether a replaced instance may go: its replacement runs, or the deadline for it has passed."""
+        if self.clock() >= datetime.fromisoformat(step["not_after"]):
+            return True
+        try:
+            return self.backend.describe(step["after_running"], step.get("region")).state == "running"
+        except CloudError:
+            return False  # not visible yet: the old instance keeps serving until the deadline
+
     def finish_after_report(self) -> int:
-        """Carry out owed steps whose command's report has been delivered (its outbox item is gone). A step is
-        forgotten once the cloud accepted it; one that fails is tried again on the next loop (up to a limit)."""
+        """Carry out owed steps whose command's report has been delivered (its outbox item is gone) and, for a
+        replaced instance, whose replacement runs. A step is forgotten once the cloud accepted it; one that fails
+        is tried again on the next loop (up to a limit)."""
         undelivered = {item.key for item in self.store.state.outbox}
         done = 0
         for step in list(self.store.state.after_report):
             if f"executed:{step['command_id']}" in undelivered:
+                continue
+            if step.get("after_running") and not self._replacement_runs(step):
                 continue
             try:
                 if step["action"] == "terminate":
@@ -231,12 +295,30 @@ class Agent:
             result.update({"new_instance_id": new_id, "old_instance_id": me.instance_id})
             self._follow(new_id, me.region)
             if terminate_old and me.instance_id != new_id:
-                self._retire(me.instance_id, me.region)
+                # The old instance serves until the new one runs (or the notice's deadline): no boot time lost.
+                deadline = payload.get("notice_deadline")
+                not_after = datetime.fromisoformat(deadline) if deadline else self.clock() + REPLACEMENT_WAIT
+                self._after_report.append(
+                    {
+                        "action": "terminate",
+                        "instance_id": me.instance_id,
+                        "region": me.region,
+                        "after_running": new_id,
+                        "not_after": not_after.isoformat(),
+                    }
+                )
+                result["old_instance_terminated"] = "once the replacement runs"
             return result
         if kind == "promote_replica":
             new_primary = payload.get("new_primary") or payload.get("instance_id")
-            if new_primary and self.on_switch:
-                self.on_switch(str(new_primary))
+            if not new_primary:
+                raise ValueError("a promote_replica command needs new_primary")
+            region = (self.store.state.replicas.get(str(new_primary)) or {}).get("region") or me.region
+            # The health check: the server may not know yet that the cloud took the replica.
+            lost = self.backend.watch(str(new_primary), region)
+            if lost is not None:
+                raise CloudError(f"replica {new_primary} is gone or being reclaimed; it cannot take over")
+            self._follow(str(new_primary), region)
             return {"promoted": new_primary}
         if kind in ("terminate", "cleanup"):
             ids = payload.get("cloud_instance_ids") or [
@@ -355,18 +437,21 @@ class Agent:
         if not self.store.state.agent_id:
             self.register()
         self.resume()
-        next_heartbeat = next_prices = 0.0
+        next_heartbeat = next_prices = next_replica_check = 0.0
         while not stop.is_set():
             now = time.monotonic()
             try:
                 if now >= next_heartbeat:
                     self.heartbeat()
-                    self.finish_after_report()
                     next_heartbeat = now + self.heartbeat_interval
                 if now >= next_prices:
                     self.report_prices()
                     next_prices = now + price_interval
                 self.check_notice()
+                if now >= next_replica_check:
+                    self.check_replicas()
+                    next_replica_check = now + REPLICA_CHECK_SECONDS
+                self.finish_after_report()
                 wait = max(0.0, min(poll_wait, next_heartbeat - time.monotonic(), 5.0))
                 for command in self.pending_commands(wait):
                     self.execute(command)

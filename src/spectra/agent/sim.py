@@ -114,3 +114,13 @@ class SimBackend:
 
     def notice(self) -> Notice | None:
         return self.cloud.notice(self.instance_id)
+
+    def watch(self, instance_id: str, region: str | None = None) -> Notice | None:
+        try:
+            inst = self.cloud.get(instance_id)
+        except KeyError:
+            return Notice("termination", None)
+        if not inst.running(self.cloud.now):
+            return Notice("termination", inst.terminated_at)
+        notice = self.cloud.notice(instance_id)
+        return notice if notice is not None and notice.kind == "termination" else None

@@ -31,9 +31,13 @@ class AgentState:
     commands: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxItem] = field(default_factory=list)
     last_price_report_at: str | None = None
-    # Steps that end this agent's own instance (stop, terminate), done once the command's report is delivered:
-    # {"command_id", "action", "instance_id", "region"}
+    # Steps owed after a command's report is delivered: ending this agent's own instance (stop, terminate), and
+    # retiring an instance a switch replaced once its replacement runs (or the notice's deadline passes):
+    # {"command_id", "action", "instance_id", "region", ["after_running", "not_after"]}
     after_report: list[dict[str, Any]] = field(default_factory=list)
+    # Replicas this agent launched and watches until they are promoted, terminated or reported lost:
+    # cloud instance id -> {"region", "command_id"}
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class StateStore:
