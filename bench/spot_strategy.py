@@ -6,7 +6,8 @@
 
 Spectra's strategy runs end to end: a Spectra server (in-process uvicorn thread on a free loopback port, fresh
 SQLite file, simulated clock starting at the trace start), one client, the trace's history up to the first
-decision imported through the pricing import API, and one agent per simulated instance (the real `Agent` with the
+decision and the Spot Advisor file (`--advisor`, the risk the offline strategies see) imported through the pricing
+import API, and one agent per simulated instance (the real `Agent` with the
 `SimBackend`), driven synchronously from this loop so a run is deterministic. Every step the simulated cloud and
 the server's clock advance together (`POST /api/admin/tick`, which runs the engine sweep), agents report notices,
 heartbeats and prices, fetch their pending commands and execute them in the simulated cloud.
@@ -28,7 +29,10 @@ fail-over path, not of the strategy), in three modes:
   on_demand         no replica, no rebalance recommendation: the termination notice fails over to on-demand;
   standing_replica  one replica kept per instance by the engine's policy (min_replicas=1), promoted at the notice;
   emergency_replica a rebalance recommendation 10 min ahead queues an emergency replica, promoted at the notice.
-An agent sees a notice up to `--notice-poll-seconds` after it is posted (its polling loop; uniform, seeded).
+An agent sees a notice up to `--notice-poll-seconds` after it is posted (its polling loop; uniform, seeded); its
+loop sees as late a switch's replacement running (the instance it replaced serves until then, or until the
+notice's deadline), and up to 15 s late (how often it checks them) a replica it launched being reclaimed (it
+reports it, and the server queues a new standby).
 Per interruption of a serving instance (an agent's PRIMARY):
   downtime = from the termination notice to the replacement serving, where serving = the later of (the agent has run
              what the server answered: detection + the wall time of notice report → commands executed) and (the
@@ -73,7 +77,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import spot_strategy_offline as offline  # noqa: E402
-from spectra.agent.runner import SWITCHING, Agent  # noqa: E402
+from spectra.agent.runner import REPLICA_CHECK_SECONDS, SWITCHING, Agent  # noqa: E402
 from spectra.agent.sim import SimBackend  # noqa: E402
 from spectra.agent.state import StateStore  # noqa: E402
 from spectra.agent.transport import ServerClient  # noqa: E402
@@ -201,6 +205,8 @@ class ServerRun:
     downtimes_s: list[float] = field(default_factory=list)  # per failover, notice → replacement serving
     outages_s: list[float] = field(default_factory=list)  # per failover, nothing serving
     replica_interruptions: int = 0  # interrupted instances that were not serving (replicas)
+    replica_losses_reported: int = 0  # replicas an agent reported being reclaimed (the server re-made the standby)
+    promotions_refused: int = 0  # promotions an agent refused: the replica was gone before its loss was reported
     decision_latencies_ms: list[float] = field(default_factory=list)  # the engine alone
     decision_total_ms: list[float] = field(default_factory=list)  # reading the inputs (carbon included) + engine
     carbon_costs_per_hour: list[float] = field(default_factory=list)  # per decision, where the instance ends up
@@ -305,11 +311,13 @@ def run_through_server(
     rebalance_lead: timedelta | None = REBALANCE_LEAD,
     notice_poll_seconds: float = 5.0,
     carbon_price: float = 0.0,
+    advisor: Path | None = None,
 ) -> ServerRun:
     """Drive `fleet` agents on the simulated cloud against the server at `url` over `times` (one step each).
 
     events: the interruption process (default: the market's Spot Advisor probabilities, as the offline strategies
-    see them); rebalance_lead: how early the cloud recommends a rebalance (None: never)."""
+    see them); rebalance_lead: how early the cloud recommends a rebalance (None: never); advisor: the Spot Advisor
+    file the offline strategies read, imported into the server so its engine and pool choices see the same risk."""
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60)
     t0 = times[0] - step  # the server and the cloud start one step before the first decision
     _check(admin.put("/api/admin/clock", json={"at": t0.isoformat(), "speed": 0}))
@@ -329,6 +337,15 @@ def run_through_server(
             data={"kind": "price-history"},
         )
     )
+    if advisor is not None:
+        # After the history, so the pools it created get their interruption bucket too.
+        _check(
+            admin.post(
+                "/api/admin/pricing/import",
+                files={"file": (advisor.name, advisor.read_bytes(), "application/json")},
+                data={"kind": "spot-advisor"},
+            )
+        )
 
     if events is None:
         # Same interruption process as the offline strategies (same probabilities, span and seed).
@@ -404,36 +421,67 @@ def run_through_server(
             server_now = moment
 
     def run_commands(n: int, emergency: bool) -> None:
+        """Everything the server has for the agent, until nothing is left (what a long-polling agent gets: a
+        refused promotion is answered by an on-demand fail-over, which it runs at once)."""
+        agent = agents[n]
+        for _round in range(10):
+            commands = agent.pending_commands(0)
+            if not commands:
+                break
+            for command in commands:
+                execute(n, command, emergency)
+        schedule_agent_checks(n, cloud.now)
+
+    def execute(n: int, command: dict[str, Any], emergency: bool) -> None:
         agent, backend = agents[n], backends[n]
-        for command in agent.pending_commands(0):
-            before = backend.instance_id
-            result = agent.execute(command)
-            run.commands_executed += 1
-            if not result.get("success"):
-                run.failed_commands += 1
-                continue
-            if backend.instance_id != before:
-                moves[n].append((cloud.now, backend.instance_id))
-            kind = command["command_type"]
-            from_engine = command.get("issued_by") == "engine" and not emergency
-            if kind in SWITCHING and backend.instance_id != before:
-                if from_engine:
-                    run.switches += 1
-                else:
-                    run.emergency_commands += 1
-                    replaced[before] = backend.instance_id
-            elif kind == "promote_replica" and backend.instance_id != before:
+        before = backend.instance_id
+        result = agent.execute(command)
+        run.commands_executed += 1
+        kind = command["command_type"]
+        if not result.get("success"):
+            run.failed_commands += 1
+            run.promotions_refused += kind == "promote_replica"
+            return
+        if backend.instance_id != before:
+            moves[n].append((cloud.now, backend.instance_id))
+        from_engine = command.get("issued_by") == "engine" and not emergency
+        if kind in SWITCHING and backend.instance_id != before:
+            if from_engine:
+                run.switches += 1
+            else:
                 run.emergency_commands += 1
                 replaced[before] = backend.instance_id
+        elif kind == "promote_replica" and backend.instance_id != before:
+            run.emergency_commands += 1
+            replaced[before] = backend.instance_id
 
     # Notices: at each moment one appears in the cloud (probe), every agent whose instance has it sees it after its
     # polling delay (detect), reports it and runs what the server answers (replica, promotion or fail-over).
+    # The agent's own loop, between the steps: it sees a replica being reclaimed up to REPLICA_CHECK_SECONDS late
+    # (how often it checks them), and a switch's replacement running (then retires the instance it replaced) up to
+    # `notice_poll_seconds` late, like a notice.
     probes = _probe_times(events, rebalance_lead)
     probe_index = next((i for i, moment in enumerate(probes) if moment > t0), len(probes))
-    detections: list[tuple[datetime, int, int]] = []  # heap of (moment, sequence, agent)
+    detections: list[tuple[datetime, int, int, str]] = []  # heap of (moment, sequence, agent, what: notice|…)
     sequence = itertools.count()
     polling = random.Random(f"notice-poll:{seed}")
+    loop_delay = random.Random(f"agent-loop:{seed}")  # own stream: the notices' delays stay as they were
     seen: set[tuple[str, str]] = set()  # (notice kind, instance) already scheduled for detection
+
+    def schedule_agent_checks(n: int, moment: datetime) -> None:
+        agent, backend = agents[n], backends[n]
+        for replica_id in agent.store.state.replicas:
+            if ("replica", replica_id) not in seen and backend.watch(replica_id) is not None:
+                seen.add(("replica", replica_id))
+                at = moment + timedelta(seconds=loop_delay.uniform(0.0, REPLICA_CHECK_SECONDS))
+                heapq.heappush(detections, (at, next(sequence), n, "replica"))
+        for owed in agent.store.state.after_report:
+            replacement = owed.get("after_running")
+            if replacement and ("retire", owed["instance_id"]) not in seen:
+                seen.add(("retire", owed["instance_id"]))
+                ready = max(moment, cloud.get(replacement).ready_at)
+                at = min(ready + timedelta(seconds=loop_delay.uniform(0.0, notice_poll_seconds)), _time(owed))
+                heapq.heappush(detections, (at, next(sequence), n, "retire"))
 
     def handle_notices_until(t: datetime) -> None:
         nonlocal probe_index
@@ -443,10 +491,16 @@ def run_through_server(
             if probe is None and detect is None:
                 return
             if detect is not None and (probe is None or detect <= probe):
-                moment, _, n = heapq.heappop(detections)
+                moment, _, n, what = heapq.heappop(detections)
                 tick_to(moment)
                 cloud.advance_to(moment)
-                detect_notice(n, moment)
+                if what == "notice":
+                    detect_notice(n, moment)
+                elif what == "replica":
+                    run.replica_losses_reported += agents[n].check_replicas()
+                    run_commands(n, emergency=True)  # the standby the server queued in its place
+                else:
+                    agents[n].finish_after_report()
                 continue
             assert probe is not None
             probe_index += 1
@@ -457,7 +511,8 @@ def run_through_server(
                 if notice is not None and (notice.kind, backend.instance_id) not in seen:
                     seen.add((notice.kind, backend.instance_id))
                     delay = timedelta(seconds=polling.uniform(0.0, notice_poll_seconds))
-                    heapq.heappush(detections, (probe + delay, next(sequence), n))
+                    heapq.heappush(detections, (probe + delay, next(sequence), n, "notice"))
+                schedule_agent_checks(n, probe)
 
     def detect_notice(n: int, moment: datetime) -> None:
         agent, backend = agents[n], backends[n]
@@ -493,6 +548,8 @@ def run_through_server(
         changed = any(p.changes_between(reported_at, t + EPSILON) for p in market.paths.values())
         reported_at = t
         for n, agent in enumerate(agents):
+            run.replica_losses_reported += agent.check_replicas()
+            agent.finish_after_report()
             # The heartbeat's answer says whether commands wait: poll only then (what a long-polling agent sees).
             waiting = agent.heartbeat().get("pending_commands", 1)
             if waiting:
@@ -543,6 +600,11 @@ def _resolve(failover: Failover, moves: list[tuple[datetime, str]], cloud: SimCl
         if inst.terminated_at is None or inst.terminated_at > serving:
             failover.serving_at = serving
             return
+
+
+def _time(owed: dict[str, Any]) -> datetime:
+    """When an owed retirement happens at the latest (the notice's deadline, or the agent's cap)."""
+    return datetime.fromisoformat(owed["not_after"])
 
 
 def _interrupted_in_run(cloud: SimCloud, inst: SimInstance, start: datetime) -> bool:
@@ -619,11 +681,13 @@ def failover_summary(run: ServerRun) -> dict[str, Any]:
         "outage_p95_s": _round(percentile(run.outages_s, 0.95)),
         "handled_p95_s": _round(percentile(handled, 0.95), 3),
         "without_replacement": sum(1 for f in run.failovers if f.serving_at is None),
-        # promoted onto a replica the cloud had reclaimed earlier (nothing tells the server a replica is gone)
+        # moved onto a replacement the cloud had already reclaimed when the agent switched to it
         "replacement_reclaimed": len(reclaimed),
         "downtime_p95_s_live_replacement": _round(
             percentile([d for f, d in zip(run.failovers, run.downtimes_s, strict=True) if f not in reclaimed], 0.95)
         ),
+        "replica_losses_reported": run.replica_losses_reported,
+        "promotions_refused": run.promotions_refused,
         "commands_executed": run.commands_executed,
         "failed_commands": run.failed_commands,
     }
@@ -733,16 +797,18 @@ def write_report(
         " what the server answered (its polling delay + the measured wall time of notice report → commands"
         " executed) and the replacement having booted (simulated boot time, ~90 s median). A replacement reclaimed"
         " before it serves does not count; the next instance the agent moves to does, or the end of the run.",
-        "- **outage**: from the interrupted instance's end (reclaimed, or terminated by the agent) to the replacement"
-        " serving, at least 0.",
+        "- **outage**: from the interrupted instance's end (reclaimed, or terminated by the agent once its"
+        " replacement runs) to the replacement serving, at least 0: the time nothing served.",
         "",
-        "| mode | interruptions (serving) | replicas interrupted | downtime p50 s | downtime p95 s | downtime max s |"
-        " outage p95 s | control loop p95 s | promoted onto a reclaimed replica | downtime p95 s otherwise |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| mode | interruptions (serving) | replicas interrupted | replica losses reported | promotions refused |"
+        " downtime p50 s | downtime p95 s | downtime max s | outage p95 s | control loop p95 s |"
+        " moved onto a reclaimed replacement | downtime p95 s otherwise |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, row in failovers.items():
         lines.append(
-            f"| {mode} | {row['interruptions']} | {row['replica_interruptions']} | {_fmt(row['downtime_p50_s'])} |"
+            f"| {mode} | {row['interruptions']} | {row['replica_interruptions']} | {row['replica_losses_reported']} |"
+            f" {row['promotions_refused']} | {_fmt(row['downtime_p50_s'])} |"
             f" {_fmt(row['downtime_p95_s'])} | {_fmt(row['downtime_max_s'])} | {_fmt(row['outage_p95_s'])} |"
             f" {_fmt(row['handled_p95_s'], 3)} | {row['replacement_reclaimed']} |"
             f" {_fmt(row['downtime_p95_s_live_replacement'])} |"
@@ -750,11 +816,16 @@ def write_report(
     lines += [
         "",
         "Control loop: wall time from the agent's notice report to its having run what the server answered.",
-        "A replica reclaimed by the cloud is not noticed by anyone (no agent runs on it, and the server has no"
-        " report for it): the next termination notice promotes it anyway, and the agent is down until it moves again.",
+        "Each agent watches the replicas it launched and reports one being reclaimed (its termination notice, seen up"
+        f" to {REPLICA_CHECK_SECONDS:g} s late); the server marks it TERMINATED and queues a new standby elsewhere."
+        " A termination notice promotes only a replica that is ready, not reported lost and not in the pool being"
+        " reclaimed;"
+        " otherwise it fails over to on-demand at once. An agent refuses a promotion onto a replica it finds gone"
+        " (a loss not yet reported), and the server answers with an on-demand fail-over. After a fail-over or switch"
+        " the replaced instance serves until its replacement runs (or the notice's deadline).",
         "",
         f"Target: downtime p95 < 10 s with replicas → standing replica {_fmt(result['downtime_p95_s_with_replicas'])}"
-        f" s ({_fmt(result['downtime_p95_s_with_live_replicas'])} s without the promotions onto reclaimed replicas),"
+        f" s ({_fmt(result['downtime_p95_s_with_live_replicas'])} s without moves onto reclaimed replacements),"
         f" emergency replica {_fmt(result['downtime_p95_s_emergency_replica'])} s"
         f" ({'met' if result['downtime_target_met'] else 'not met'}).",
         "",
@@ -861,6 +932,7 @@ def main() -> None:
                 Path(tmp),
                 name=name,
                 notice_poll_seconds=args.notice_poll_seconds,
+                advisor=Path(args.advisor) if args.advisor else None,
                 **options,
             )
     spectra = runs["spectra"]
@@ -918,6 +990,9 @@ def main() -> None:
         "downtime_p95_s_emergency_replica": emergency,
         "downtime_p95_s_with_live_replicas": failovers["standing_replica"]["downtime_p95_s_live_replacement"],
         "promotions_onto_reclaimed_replicas": failovers["standing_replica"]["replacement_reclaimed"],
+        "replica_losses_reported": failovers["standing_replica"]["replica_losses_reported"],
+        "promotions_refused": failovers["standing_replica"]["promotions_refused"],
+        "advisor_file": Path(args.advisor).name if args.advisor else None,
         "outage_p95_s": failovers["on_demand"]["outage_p95_s"],
         "outage_p95_s_with_replicas": failovers["standing_replica"]["outage_p95_s"],
         "outage_p95_s_emergency_replica": failovers["emergency_replica"]["outage_p95_s"],
