@@ -1,24 +1,32 @@
 """Metric ingest throughput: points per second through `POST /api/metrics` on a live server against the raw
-driver's `executemany` of the same rows into the same raw points table, in the same run and database.
+driver's `executemany` of the same rows into the same raw points table, in the same run and database; and the
+roll-up job that builds the 5-minute and hourly tiers from them afterwards.
 
     python bench/ingest.py [--series FILE ...] [--batches 40] [--batch-size 1000] [--resources 50]
                            [--concurrency 4] [--rounds 4] [--database-url URL] [--out bench/results]
 
 Spectra's side is everything an agent's batch goes through: HTTP, the bearer token, validation of every point,
-the batch's resources (created on first sight), de-duplication against stored points, the raw points, their
-5-minute and hourly roll-ups, one transaction per batch. The baseline is what the issue defines: per batch, one
-`executemany` INSERT of the same rows into `capacity_metric_points` (same indexes, same connection settings),
-with the times parsed and the resources' keys looked up, one transaction per batch; no HTTP, no validation, no
-roll-ups. The two sides alternate in `--rounds` rounds (each writes its share of every round) so drifting load
-on the machine hits both alike; the server is warmed up with one batch first.
+the batch's resources (created on first sight), de-duplication against stored points, the raw points (stamped
+with the time they were stored), one transaction per batch. The baseline is what the issue defines: per batch,
+one `executemany` INSERT of the same rows into `capacity_metric_points` (same indexes, same column defaults,
+same connection settings), with the times parsed and the resources' keys looked up, one transaction per batch;
+no HTTP, no validation. The two sides alternate in `--rounds` rounds (each writes its share of every round) so
+drifting load on the machine hits both alike; the server is warmed up with one batch first.
+
+The roll-ups are not written by ingest but by the `capacity.rollups` job, so the work is not hidden: after each
+round (once its points have settled, as they would have by the job's next scheduled run) the job is run through
+the server's job runner (`POST /api/admin/jobs/capacity.rollups/run`, each run one transaction) until it has
+caught up, and timed. It rolls up every point of the table, the baseline's too; its throughput is points rolled
+up per second, and the end-to-end ratio charges Spectra's side with its share of that time: raw seconds /
+(ingest seconds + roll-up seconds × Spectra's points / points rolled up).
 
 Points: with `--series`, NAB-format CSV files (`timestamp,value`) replayed, one file per resource (cycling
 through the files when there are more resources), as `cpu` when every value of the file is a percentage and as
 `network_in` otherwise; without, synthetic cpu and memory points 5 minutes apart. Either way each batch holds
 the next points in time order of all resources, as agents reporting together send them.
 
-Last line: one JSON object (points per second of each side and their ratio). A Markdown report and a plot go to
---out.
+Last line: one JSON object (points per second of each side and their ratio, the roll-up job's points per second
+and the end-to-end ratio). A Markdown report and a plot go to --out.
 """
 
 from __future__ import annotations
@@ -41,6 +49,10 @@ from _server import ROOT, database_url, run_setup, serve, spectra_env
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 TARGET_RATIO = 0.5
+ROLLUP_JOB = "capacity.rollups"
+# Longer than the roll-up job's settling time (spectra.capacity.service.ROLLUP_SETTLE): by a scheduled run, a
+# round's points have settled and are read once, as a chunk, not as "the newest points" read again next run.
+SETTLE_SECONDS = 1.5
 
 SETUP = """
 import json
@@ -49,15 +61,16 @@ from spectra.core.db import session_scope
 from spectra.fleet import service
 from spectra.fleet.schemas import ClientCreate
 with session_scope() as s:
-    client, token = service.create_client(s, ClientCreate(name="ingest-bench", teams=["ops"]))
-    baseline, _ = service.create_client(s, ClientCreate(name="ingest-bench-baseline", teams=["ops"]))
+    # Named per run, so the benchmark can run again against the same database.
+    client, token = service.create_client(s, ClientCreate(name="ingest-bench RUN", teams=["ops"]))
+    baseline, _ = service.create_client(s, ClientCreate(name="ingest-bench-baseline RUN", teams=["ops"]))
     s.flush()
     # The baseline writes into the same table, for resources of its own (the raw points reference a resource).
     resources = [Resource(client_id=baseline.id, resource_id=rid, provider="agent") for rid in RESOURCE_IDS]
     s.add_all(resources)
     s.flush()
     keys = {r.resource_id: r.id for r in resources}
-    print(json.dumps({"client_id": client.id, "token": token, "baseline_keys": keys}))
+    print(json.dumps({"client_id": client.id, "baseline_id": baseline.id, "token": token, "baseline_keys": keys}))
 """
 
 CHECK = """
@@ -70,7 +83,9 @@ with session_scope(read_only=True) as s:
     points = s.scalar(select(func.count(MetricPoint.id)).where(MetricPoint.resource_pk.in_(mine)))
     counted = dict(s.execute(select(MetricRollup.resolution, func.sum(MetricRollup.count))
                              .where(MetricRollup.resource_pk.in_(mine)).group_by(MetricRollup.resolution)).all())
-    print(json.dumps({"points": points, "rolled_up": {k: int(v) for k, v in counted.items()}}))
+    both = select(Resource.id).where(Resource.client_id.in_([CLIENT_ID, BASELINE_ID]))
+    everything = s.scalar(select(func.count(MetricPoint.id)).where(MetricPoint.resource_pk.in_(both)))
+    print(json.dumps({"points": points, "rolled_up": {k: int(v) for k, v in counted.items()}, "all": everything}))
 """
 
 
@@ -161,6 +176,27 @@ async def post_batches(
     return elapsed, latencies, errors
 
 
+def roll_up(base: str) -> tuple[float, int, int]:
+    """Run the roll-up job through the server's job runner until it has caught up: seconds, points it read, runs."""
+    from _server import ADMIN_TOKEN
+
+    seconds, points, runs = 0.0, 0, 0
+    with httpx.Client(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=600) as http:
+        while True:
+            t0 = time.perf_counter()
+            response = http.post(f"{base}/api/admin/jobs/{ROLLUP_JOB}/run")
+            seconds += time.perf_counter() - t0
+            run = response.json()
+            if response.status_code != 200 or run["status"] != "succeeded":
+                raise RuntimeError(f"the roll-up job failed: {response.text[:2000]}")
+            points += run["result"]["points"]
+            runs += 1
+            if run["result"]["complete"]:
+                return seconds, points, runs
+            if run["result"]["caught_up"]:
+                time.sleep(SETTLE_SECONDS)
+
+
 def raw_inserter(url: str, keys: dict[str, str]) -> tuple[Callable[[list[dict[str, Any]]], None], Callable[[], None]]:
     """The baseline: the driver's executemany on a connection with Spectra's own settings (the same engine
     factory, so SQLite has the same WAL, synchronous and foreign-key pragmas)."""
@@ -223,7 +259,8 @@ def main() -> None:
 
     url = database_url(args.database_url, "ingest")
     env = spectra_env(url)
-    ids = run_setup(SETUP.replace("RESOURCE_IDS", json.dumps(resource_ids)), env)
+    run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    ids = run_setup(SETUP.replace("RESOURCE_IDS", json.dumps(resource_ids)).replace("RUN", run), env)
     insert, close = raw_inserter(url, ids["baseline_keys"])
     rounds = max(1, min(args.rounds, len(work)))
     per_round: list[dict[str, float]] = []
@@ -252,14 +289,24 @@ def main() -> None:
                         timings["spectra_seconds"] = seconds
                         latencies += lat
                         errors += errs
+                time.sleep(SETTLE_SECONDS)  # not timed: the job's next scheduled run comes later than this
+                rollup_seconds, rolled, runs = roll_up(base)
+                timings.update(rollup_seconds=rollup_seconds, rolled_points=rolled, rollup_runs=runs)
                 per_round.append(timings)
     finally:
         close()
-    check = run_setup(CHECK.replace("CLIENT_ID", repr(ids["client_id"])), env)
+    check = run_setup(
+        CHECK.replace("CLIENT_ID", repr(ids["client_id"])).replace("BASELINE_ID", repr(ids["baseline_id"])), env
+    )
 
     points = sum(int(r["points"]) for r in per_round)
     spectra_seconds = sum(r["spectra_seconds"] for r in per_round)
     bare_seconds = sum(r["bare_seconds"] for r in per_round)
+    rollup_seconds = sum(r["rollup_seconds"] for r in per_round)
+    rolled = sum(int(r["rolled_points"]) for r in per_round)
+    # The job reads each point once here (every round's points have settled before it runs), the warm-up batch's
+    # in the first round: Spectra's share of its time is its share of the points it rolled up.
+    spectra_rollup_seconds = rollup_seconds * (points + args.batch_size) / rolled
     expected = points + args.batch_size  # the warm-up batch counts too
     latencies.sort()
     result = {
@@ -274,10 +321,14 @@ def main() -> None:
         "ratio": round(bare_seconds / spectra_seconds, 3),
         "round_ratios": [round(r["bare_seconds"] / r["spectra_seconds"], 3) for r in per_round],
         "target_ratio": TARGET_RATIO,
+        "rollup_points_per_second": round(rolled / rollup_seconds, 1),
+        "rollup_runs": sum(int(r["rollup_runs"]) for r in per_round),
+        "points_read_per_point_stored": round(rolled / check["all"], 3),
+        "end_to_end_ratio": round(bare_seconds / (spectra_seconds + spectra_rollup_seconds), 3),
         "spectra_p50_batch_ms": round(statistics.median(latencies) * 1000, 1),
         "spectra_p99_batch_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1),
         "errors": errors,
-        # Every posted point stored once and counted once in each roll-up tier.
+        # Every posted point stored once and counted once in each roll-up tier (by the job).
         "stored_and_rolled_up": check["points"] == expected
         and all(check["rolled_up"].get(tier) == expected for tier in ("5m", "1h")),
     }
@@ -293,14 +344,16 @@ def report(args: argparse.Namespace, result: dict[str, Any], per_round: list[dic
             r["points"] / r["spectra_seconds"],
             r["points"] / r["bare_seconds"],
             r["bare_seconds"] / r["spectra_seconds"],
+            r["rolled_points"] / r["rollup_seconds"],
         ]
         for i, r in enumerate(per_round)
     ]
     plotted = save_plot(
         args.out / "ingest.png",
         lambda ax: (
-            ax.bar([r[0] - 0.2 for r in rows], [r[2] for r in rows], width=0.4, label="POST /api/metrics"),
-            ax.bar([r[0] + 0.2 for r in rows], [r[3] for r in rows], width=0.4, label="raw executemany"),
+            ax.bar([r[0] - 0.27 for r in rows], [r[2] for r in rows], width=0.27, label="POST /api/metrics"),
+            ax.bar([r[0] for r in rows], [r[3] for r in rows], width=0.27, label="raw executemany"),
+            ax.bar([r[0] + 0.27 for r in rows], [r[5] for r in rows], width=0.27, label="roll-up job"),
             ax.set_xlabel("round"),
             ax.set_ylabel("points per second"),
             ax.set_title(f"Metric ingest on {result['database']}: ratio {result['ratio']}"),
@@ -313,13 +366,19 @@ def report(args: argparse.Namespace, result: dict[str, Any], per_round: list[dic
         f"{result['points']:,} points ({data}) in batches of {args.batch_size} on {result['database']}; "
         f"Spectra's side posted by {args.concurrency} concurrent clients to a live server.\n\n"
         "- **POST /api/metrics**: HTTP, bearer token, validation of every point, the batch's resources, "
-        "de-duplication, raw points, 5-minute and hourly roll-ups, one transaction per batch.\n"
+        "de-duplication, raw points, one transaction per batch.\n"
         "- **raw executemany**: the same rows into the same raw points table with the driver's executemany "
-        "(times parsed, resource keys looked up), one transaction per batch; no roll-ups.\n\n"
-        + markdown_table(["round", "points", "Spectra points/s", "raw points/s", "ratio"], rows)
-        + f"\n\n**Ratio {result['ratio']}** (target ≥ {TARGET_RATIO}); p50 batch {result['spectra_p50_batch_ms']} ms, "
-        f"p99 {result['spectra_p99_batch_ms']} ms; failed batches: {result['errors']}; every point stored and "
-        f"rolled up once: {result['stored_and_rolled_up']}.\n" + ("\n![ingest](ingest.png)\n" if plotted else "")
+        "(times parsed, resource keys looked up), one transaction per batch.\n"
+        "- **roll-up job**: `capacity.rollups` run through the server's job runner after each round until caught "
+        "up; it recomputes the 5-minute and hourly buckets the round's points (both sides') fall in from the raw "
+        "points. Points rolled up per second.\n\n"
+        + markdown_table(["round", "points", "Spectra points/s", "raw points/s", "ratio", "roll-up points/s"], rows)
+        + f"\n\n**Ratio {result['ratio']}** (target ≥ {TARGET_RATIO}); end to end, with Spectra's share of the "
+        f"roll-up job's time, **{result['end_to_end_ratio']}**. Roll-up job: {result['rollup_points_per_second']:,} "
+        f"points/s in {result['rollup_runs']} runs, each point read {result['points_read_per_point_stored']} times. "
+        f"p50 batch {result['spectra_p50_batch_ms']} ms, p99 {result['spectra_p99_batch_ms']} ms; failed batches: "
+        f"{result['errors']}; every point stored and rolled up once: {result['stored_and_rolled_up']}.\n"
+        + ("\n![ingest](ingest.png)\n" if plotted else "")
     )
     write_outputs(args.out, "ingest", result, markdown)
 

@@ -1,11 +1,10 @@
-"""Metric ingest: all-or-nothing batches, idempotent re-sends, roll-ups equal to a from-scratch aggregation,
-tenant isolation, concurrent writers (on SQLite and PostgreSQL alike)."""
+"""Metric ingest: all-or-nothing batches, idempotent re-sends, raw points only (the roll-up job then equals a
+from-scratch aggregation), tenant isolation, concurrent writers (on SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
 import random
 import threading
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -19,6 +18,7 @@ from spectra.capacity.models import MetricPoint, MetricRollup, Resource
 from spectra.core.clock import clock
 from spectra.core.db import session_scope
 from spectra.core.errors import Unprocessable
+from tests.capacity.rollups import assert_rollups_match_points, run_rollups, stored_rollups
 from tests.factories import make_tenant
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -31,40 +31,6 @@ def _frozen_clock() -> None:
 
 def _point(resource: str, at: datetime, value: float, metric: str = "cpu") -> dict[str, Any]:
     return {"resource_id": resource, "metric": metric, "ts": at.isoformat(), "value": value}
-
-
-def _rollups(db: Session) -> dict[tuple[str, str, str, datetime], tuple[int, float, float, float]]:
-    rows = db.execute(
-        select(
-            MetricRollup.resource_pk,
-            MetricRollup.metric,
-            MetricRollup.resolution,
-            MetricRollup.bucket,
-            MetricRollup.count,
-            MetricRollup.total,
-            MetricRollup.minimum,
-            MetricRollup.maximum,
-        )
-    )
-    return {(pk, m, res, b): (n, total, lo, hi) for pk, m, res, b, n, total, lo, hi in rows}
-
-
-def _from_scratch(db: Session) -> dict[tuple[str, str, str, datetime], tuple[int, float, float, float]]:
-    """Every stored raw point aggregated anew into both tiers (the definition the roll-ups must meet)."""
-    groups: dict[tuple[str, str, str, datetime], list[float]] = defaultdict(list)
-    for pk, metric, ts, value in db.execute(
-        select(MetricPoint.resource_pk, MetricPoint.metric, MetricPoint.ts, MetricPoint.value)
-    ):
-        for resolution in service.BUCKETS:
-            groups[(pk, metric, resolution, service.bucket_start(ts, resolution))].append(value)
-    return {key: (len(v), sum(v), min(v), max(v)) for key, v in groups.items()}
-
-
-def _assert_rollups_match_points(db: Session) -> None:
-    stored, expected = _rollups(db), _from_scratch(db)
-    assert stored.keys() == expected.keys()
-    for key, (n, total, lo, hi) in expected.items():
-        assert stored[key] == (n, pytest.approx(total), lo, hi), key
 
 
 def _counts(db: Session) -> tuple[int, int, int]:
@@ -105,6 +71,17 @@ def test_shape_errors_and_rule_errors_are_listed_in_row_order(db: Session) -> No
     assert _counts(db)[0] == 0
 
 
+def test_batch_writes_raw_points_only(client: TestClient, db: Session) -> None:
+    tenant = make_tenant(db)
+    points = [_point(f"vm-{i % 3}", NOW - timedelta(minutes=i), float(i)) for i in range(60)]
+    assert client.post("/api/metrics", json={"points": points}, headers=tenant.headers).json()["accepted"] == 60
+    assert _counts(db)[:2] == (60, 0)  # the roll-up job builds the tiers, not the request
+    stamps = db.scalars(select(MetricPoint.ingested_at)).all()
+    assert all(stamp is not None and stamp.tzinfo is not None for stamp in stamps)
+    run_rollups()
+    assert_rollups_match_points(db)
+
+
 def test_resent_batch_changes_no_rollup(client: TestClient, db: Session) -> None:
     tenant = make_tenant(db)
     points = [
@@ -115,13 +92,15 @@ def test_resent_batch_changes_no_rollup(client: TestClient, db: Session) -> None
     ]
     first = client.post("/api/metrics", json={"points": points}, headers=tenant.headers).json()
     assert first["accepted"] == len(points) and first["duplicates"] == 0
-    rollups, counts = _rollups(db), _counts(db)
+    run_rollups()
+    rollups, counts = stored_rollups(db), _counts(db)
     seen = {r.resource_id: r.last_seen_at for r in db.scalars(select(Resource))}
 
     again = client.post("/api/metrics", json={"points": points}, headers=tenant.headers).json()
     assert again == {"accepted": 0, "duplicates": len(points), "resources": ["vm-0", "vm-1", "vm-2"]}
+    run_rollups()
     db.expire_all()
-    assert _rollups(db) == rollups
+    assert stored_rollups(db) == rollups
     assert _counts(db) == counts
     assert {r.resource_id: r.last_seen_at for r in db.scalars(select(Resource))} == seen
 
@@ -156,13 +135,16 @@ def test_rollups_equal_a_fresh_aggregation_after_overlapping_batches(db: Session
     # Overlapping windows: every batch re-sends part of the previous one, some re-send it all.
     windows = [(0, 700), (500, 1200), (1200, 1300), (900, 1800), (0, 300), (1700, 2600), (2400, len(points))]
     accepted = 0
-    for lo, hi in windows:
+    for i, (lo, hi) in enumerate(windows):
         batch = points[lo:hi]
         result = service.ingest(db, tenant.id, batch)
         accepted += result.accepted
         assert result.accepted + result.duplicates == len(batch)
+        if i % 3 == 1:  # the job runs between some batches, which then touch buckets it already built
+            run_rollups()
     assert accepted == len(points) == _counts(db)[0]
-    _assert_rollups_match_points(db)
+    run_rollups()
+    assert_rollups_match_points(db)
 
 
 def test_point_times_are_stored_in_utc_and_bucketed_exactly(db: Session) -> None:
@@ -171,6 +153,7 @@ def test_point_times_are_stored_in_utc_and_bucketed_exactly(db: Session) -> None
     service.ingest(db, tenant.id, [{"resource_id": "edge", "metric": "cpu", "ts": at, "value": 1.0}])
     point = db.scalars(select(MetricPoint)).one()
     assert point.ts == at
+    run_rollups()
     buckets = {r.resolution: r.bucket for r in db.scalars(select(MetricRollup))}
     assert buckets == {"5m": datetime(2026, 3, 10, 11, 0, tzinfo=UTC), "1h": datetime(2026, 3, 10, 11, 0, tzinfo=UTC)}
     assert [p.value for p in repository.raw_points(db, point.resource_pk, "cpu", at, at)] == [1.0]
@@ -198,7 +181,8 @@ def test_another_tenants_resource_is_not_written_into(client: TestClient, db: Se
         client.post("/api/metrics", json={"points": [_point("web-1", at, 10.0)]}, headers=a.headers).status_code == 200
     )
     a_resource = db.scalars(select(Resource).where(Resource.client_id == a.id)).one()
-    a_rollups = {k: v for k, v in _rollups(db).items() if k[0] == a_resource.id}
+    run_rollups()
+    a_rollups = {k: v for k, v in stored_rollups(db).items() if k[0] == a_resource.id}
     a_seen = a_resource.last_seen_at
 
     # Same external id, same time, from tenant B and from the platform's own collectors: separate resources.
@@ -209,7 +193,8 @@ def test_another_tenants_resource_is_not_written_into(client: TestClient, db: Se
     owners = sorted((r.client_id or "") for r in db.scalars(select(Resource).where(Resource.resource_id == "web-1")))
     assert owners == sorted(["", a.id, b.id])
     assert db.scalars(select(MetricPoint.value).where(MetricPoint.resource_pk == a_resource.id)).all() == [10.0]
-    assert {k: v for k, v in _rollups(db).items() if k[0] == a_resource.id} == a_rollups
+    run_rollups()
+    assert {k: v for k, v in stored_rollups(db).items() if k[0] == a_resource.id} == a_rollups
     assert db.get(Resource, a_resource.id).last_seen_at == a_seen  # type: ignore[union-attr]
     assert client.get("/api/metrics?resource_id=web-1&range=1h", headers=a.headers).json()["metrics"]["cpu"][0][
         "max"
@@ -260,10 +245,11 @@ def test_concurrent_overlapping_batches_count_every_point_once(committed: Engine
         assert not failures, failures
         assert sum(accepted) == len({(p["resource_id"], p["ts"]) for w in windows for p in w})
 
+    run_rollups()
     with session_scope(read_only=True) as session:
         resources = session.execute(select(Resource.client_id, Resource.resource_id)).all()
         assert sorted(resources, key=lambda r: (r[0] or "", r[1])) == sorted(
             [(None, f"vm-{i}") for i in range(5)] + [(tenant_id, f"vm-{i}") for i in range(5)],
             key=lambda r: (r[0] or "", r[1]),
         )
-        _assert_rollups_match_points(session)
+        assert_rollups_match_points(session)

@@ -13,6 +13,7 @@ from spectra.capacity import service
 from spectra.capacity.models import MetricPoint, MetricRollup
 from spectra.core.auth import Caller
 from spectra.core.clock import clock
+from tests.capacity.rollups import run_rollups
 from tests.factories import Tenant, make_tenant
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -39,6 +40,7 @@ def test_batch_is_stored_and_rolled_up(client: TestClient, db: Session) -> None:
     r = client.post("/api/metrics", json={"points": points}, headers=tenant.headers)
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": 5, "duplicates": 0, "resources": ["web-1"]}
+    run_rollups()
     rollups = db.scalars(select(MetricRollup).order_by(MetricRollup.resolution, MetricRollup.bucket)).all()
     five = [(r.bucket.minute, r.count, r.total, r.minimum, r.maximum) for r in rollups if r.resolution == "5m"]
     assert five == [(50, 3, 60.0, 10.0, 30.0), (55, 2, 90.0, 40.0, 50.0)]
@@ -70,6 +72,7 @@ def test_resent_batch_counts_duplicates(client: TestClient, db: Session) -> None
     assert client.post("/api/metrics", json=body, headers=tenant.headers).json()["accepted"] == 2
     again = client.post("/api/metrics", json=body, headers=tenant.headers).json()
     assert again == {"accepted": 0, "duplicates": 2, "resources": ["web-1"]}
+    run_rollups()
     rollup = db.scalars(select(MetricRollup).where(MetricRollup.resolution == "1h")).one()
     assert rollup.count == 2  # roll-ups not double counted
 

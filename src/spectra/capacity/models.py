@@ -6,14 +6,36 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from spectra.core.db import Base, TimestampMixin, UUIDPrimaryKey, VersionMixin
+from spectra.core.db import Base, TimestampMixin, UTCDateTime, UUIDPrimaryKey, VersionMixin
+from spectra.core.models import BigId
 
 METRICS = ("cpu", "memory")
 RESOLUTIONS = ("5m", "1h")
 # Roll-up tiers: a bucket starts a whole number of its sizes after the Unix epoch (UTC); each size divides the next.
 RESOLUTION_SECONDS = {"5m": 300, "1h": 3600}
+
+
+class database_now(FunctionElement[datetime]):
+    """The database server's clock when a statement runs (UTC): `statement_timestamp()` on PostgreSQL (one value
+    for every row of a statement), and on SQLite the text SQLAlchemy stores for a UTC time (milliseconds)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(database_now, "postgresql")
+def _database_now_postgresql(element: database_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "statement_timestamp()"
+
+
+@compiles(database_now, "sqlite")
+def _database_now_sqlite(element: database_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
 
 
 class Resource(UUIDPrimaryKey, TimestampMixin, Base):
@@ -46,28 +68,36 @@ class Resource(UUIDPrimaryKey, TimestampMixin, Base):
 
 
 class MetricPoint(Base):
-    """One raw sample (percent for cpu and memory)."""
+    """One raw sample (percent for cpu and memory).
+
+    `ingested_at` is the database's clock when the point was stored (not the sample's time): the roll-up job
+    finds the buckets that points stored since its last run touched by it."""
 
     __tablename__ = "capacity_metric_points"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     resource_pk: Mapped[str] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(32))
     ts: Mapped[datetime]
     value: Mapped[float] = mapped_column(Float)
+    ingested_at: Mapped[datetime] = mapped_column(server_default=database_now())
 
     __table_args__ = (
         UniqueConstraint("resource_pk", "metric", "ts"),
         Index("ix_capacity_points_ts", "ts"),
+        Index("ix_capacity_points_ingested_at", "ingested_at"),
     )
 
 
 class MetricRollup(Base):
-    """Count, sum, min and max of a metric over a 5-minute or hourly bucket (kept longer than raw points)."""
+    """Count, sum, min and max of a metric over a 5-minute or hourly bucket (kept longer than raw points).
+
+    Written only by the roll-up job (`service.roll_up`) and by retention, never by ingest."""
 
     __tablename__ = "capacity_metric_rollups"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Big: every upsert of a bucket draws an id on PostgreSQL, also when it updates the existing row.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     resource_pk: Mapped[str] = mapped_column(ForeignKey("capacity_resources.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(32))
     resolution: Mapped[str] = mapped_column(String(4))  # 5m | 1h
@@ -81,6 +111,24 @@ class MetricRollup(Base):
         UniqueConstraint("resource_pk", "metric", "resolution", "bucket"),
         Index("ix_capacity_rollups_res_bucket", "resolution", "bucket"),
     )
+
+
+class RollupState(Base):
+    """Where the roll-up job stands (one row, `name` = "rollups").
+
+    - `watermark`: every point stored (`ingested_at`) at or before it is counted in its roll-ups; the next run
+      starts after it. None: nothing rolled up yet (the next run starts from the first point).
+    - `horizon`: raw points before it were removed by retention (a whole hour); a bucket before it is final and
+      its roll-ups are not recomputed from raw points (a point that arrives that late is added to them once and
+      removed). None: no raw point was ever removed.
+    """
+
+    __tablename__ = "capacity_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    watermark: Mapped[datetime | None]
+    horizon: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
 
 
 class ForecastRecord(UUIDPrimaryKey, Base):

@@ -1,4 +1,4 @@
-"""Capacity rules: ingest metric batches (all or nothing), roll them up, query them, forecast breaches.
+"""Capacity rules: ingest metric batches (all or nothing), roll them up (a job), query them, forecast breaches.
 
 Other domains use this module (never the repository or models): `utilisation(...)` for a resource's
 series, `notify(...)` (alerts.py, through here) for the shared channels.
@@ -109,9 +109,9 @@ def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
 def ingest(session: Session, client_id: str | None, rows: list[Any], provider: str = "agent") -> IngestResult:
     """Store a batch of points for `client_id` (None: the platform's collectors). All or nothing.
 
-    A point already stored (same resource, metric and time) is skipped and not rolled up again, so a re-sent
-    batch changes nothing. Set-based: a few statements per batch whatever its size (the resources, then the
-    points with their roll-ups, see `repository.insert_points`).
+    A point already stored (same resource, metric and time) is skipped, so a re-sent batch changes nothing.
+    Set-based: a few statements per batch whatever its size (the resources, then the raw points, see
+    `repository.insert_points`). Roll-ups are not written here: `roll_up` (a job) builds them from the raw points.
     """
     points = _validate(rows, clock.now())
     if not points:
@@ -165,6 +165,109 @@ def _resources(
     )
     repository.expire_loaded(session, Resource, list(pk_of.values()))
     return pk_of
+
+
+# --------------------------------------------------------------------------- roll-ups
+
+# Points a roll-up run reads per chunk, about (a run holds SQLite's write lock; the next run goes on from there).
+ROLLUP_CHUNK_POINTS = 50_000
+# How far behind the database's clock a run's watermark stays, at least: a point is stamped (`ingested_at`) while
+# its transaction runs, so points stamped just before the run's clock reading may not be visible to it yet.
+ROLLUP_SETTLE = timedelta(seconds=1)
+# ...and at most: a transaction open longer holds the watermark back no further than this. A point whose
+# transaction commits more than this after stamping it is rolled up only when its bucket is touched again or
+# retention finishes its hour (`apply_retention`), never lost.
+ROLLUP_LOOKBACK = timedelta(minutes=5)
+COARSEST = max(RESOLUTION_SECONDS, key=RESOLUTION_SECONDS.__getitem__)
+
+
+def roll_up(session: Session, max_points: int | None = None) -> dict[str, Any]:
+    """Bring the 5-minute and hourly roll-ups up to date with the raw points stored since the last run.
+
+    Every bucket a newly stored point falls in is recomputed from the raw points (count, sum, min, max replaced,
+    never added to), so re-processing a bucket changes nothing and a crash at any point loses nothing: the
+    watermark moves in the same transaction as the roll-ups. A run reads a chunk of about `max_points` (default
+    ROLLUP_CHUNK_POINTS) points stored before the last second, and when that reaches the last second, a chunk
+    of the newest ones. `caught_up`: no point stored before the last second waits (else run again soon);
+    `complete`: every point this run could see is counted. Runs take turns (the state row is locked until
+    commit).
+    """
+    state = repository.rollup_state(session, lock=True)
+    assert state is not None
+    limit = max_points or ROLLUP_CHUNK_POINTS
+    now, oldest_writer = repository.database_clock(session)
+    # Points stamped up to `settled` are all visible to this run: no transaction that could still add one is open.
+    settled = now - ROLLUP_SETTLE
+    if oldest_writer is not None:
+        settled = min(settled, oldest_writer - ROLLUP_SETTLE)
+    settled = max(settled, now - ROLLUP_LOOKBACK)
+    # Points that arrived for buckets retention has finished: added to them once, and removed.
+    late = repository.move_to_rollups(session, None, state.horizon, replace=False) if state.horizon else 0
+    buckets = {resolution: 0 for resolution in RESOLUTION_SECONDS}
+
+    def recompute(after: datetime | None, until: datetime) -> tuple[datetime, int]:
+        end, points = repository.ingested_after(session, after, until, limit)
+        if points:
+            for resolution, written in repository.recompute_rollups(session, after, end, state.horizon).items():
+                buckets[resolution] += written
+        return end, points
+
+    # What has settled, a chunk at a time (the watermark follows)...
+    start = state.watermark
+    end, points = recompute(start, settled) if start is None or start < settled else (settled, 0)
+    caught_up = end >= settled
+    complete = False
+    if caught_up:
+        # ...then a chunk of the newest points too (read again by the next run, once they have settled).
+        tail_end, tail = recompute(settled if start is None else max(start, settled), now)
+        points += tail
+        complete = tail_end >= now
+    if state.watermark is None or end > state.watermark:
+        state.watermark = min(end, settled)
+    state.updated_at = now
+    session.flush()
+    return {
+        "points": points,
+        "late_points": late,
+        "buckets": buckets,
+        "watermark": state.watermark.isoformat() if state.watermark else None,
+        "caught_up": caught_up,
+        "complete": complete,
+    }
+
+
+def _merge_unrolled(
+    session: Session, resource: Resource, source: str, start: datetime, end: datetime, stored: dict[Any, list[Any]]
+) -> None:
+    """Make `stored` ((metric, bucket) -> [count, total, min, max] of the `source` tier) count the resource's
+    points that the roll-up job has not counted yet: their buckets are aggregated from the raw points here
+    (or, for a bucket retention finished, the stored aggregate plus the raw points still waiting)."""
+    state = repository.rollup_state(session)
+    watermark, horizon = (state.watermark, state.horizon) if state is not None else (None, None)
+    pending = repository.unrolled_points(session, resource.id, watermark, horizon, start, end)
+    if not pending:
+        return
+    touched = {(metric, bucket_start(ts, source)) for metric, ts in pending}
+    first = min(bucket for _, bucket in touched)
+    last = max(bucket for _, bucket in touched) + BUCKETS[source]
+    fresh: dict[tuple[str, datetime], list[Any]] = {}
+    for p in repository.raw_points(session, resource.id, None, first, last - timedelta(microseconds=1)):
+        key = (p.metric, bucket_start(p.ts, source))
+        if key not in touched:
+            continue
+        agg = fresh.get(key)
+        if agg is None:
+            fresh[key] = [1, p.value, p.value, p.value]
+        else:
+            agg[0] += 1
+            agg[1] += p.value
+            agg[2] = min(agg[2], p.value)
+            agg[3] = max(agg[3], p.value)
+    for key, agg in fresh.items():
+        before = stored.get(key)
+        if before is not None and horizon is not None and key[1] < horizon:
+            agg = [before[0] + agg[0], before[1] + agg[1], min(before[2], agg[2]), max(before[3], agg[3])]
+        stored[key] = agg
 
 
 # --------------------------------------------------------------------------- queries
@@ -248,8 +351,15 @@ def series(
         for p in repository.raw_points(session, resource.id, None, start, end):
             rows[p.metric].append((p.ts, p.value, p.value, p.value, 1))
     else:
-        for r in repository.rollups(session, resource.id, source, bucket_start(start, source), end):
-            rows[r.metric].append((r.bucket, r.total, r.minimum, r.maximum, r.count))
+        first = bucket_start(start, source)
+        stored: dict[Any, list[Any]] = {
+            (r.metric, r.bucket): [r.count, r.total, r.minimum, r.maximum]
+            for r in repository.rollups(session, resource.id, source, first, end)
+        }
+        # Roll-ups trail ingest by up to one job interval: the newest minutes come from the raw points.
+        _merge_unrolled(session, resource, source, first, end, stored)
+        for (metric, bucket), (count, total, lo, hi) in sorted(stored.items(), key=lambda item: item[0][1]):
+            rows[metric].append((bucket, total, lo, hi, count))
     step = max(span / max(max_points, 1), timedelta(seconds=1))
     metrics: dict[str, list[dict[str, Any]]] = {}
     for metric, items in sorted(rows.items()):
@@ -296,7 +406,8 @@ def utilisation(
 
 def _history(session: Session, resource: Resource, metric: str, now: datetime) -> tuple[list[datetime], list[float]]:
     """Up to 8 days of history (the seasonal method looks back up to a week plus a day): raw where
-    kept, 5-minute means before that."""
+    kept, 5-minute means before that. Every raw point counts at once, rolled up or not: roll-ups are read only
+    before the first raw point, where retention has finished the buckets."""
     start = now - timedelta(days=8)
     raw = repository.raw_points(session, resource.id, metric, start, now)
     first_raw = raw[0].ts if raw else now
@@ -373,6 +484,7 @@ def config() -> dict[str, Any]:
             "5m": settings.metrics_retention_5m_days,
             "1h": settings.metrics_retention_1h_days,
         },
+        "rollup_interval_seconds": settings.metrics_rollup_interval_seconds,
         "channels": {name: name in configured(settings) for name in ("slack", "email")},
         "aws": {"region": settings.aws_region, "resource_ids": settings.aws_resource_ids},
         "gcp": {"project_id": settings.gcp_project_id, "instance_ids": settings.gcp_instance_ids},
@@ -380,10 +492,27 @@ def config() -> dict[str, Any]:
 
 
 def apply_retention(session: Session, now: datetime) -> dict[str, int]:
+    """Remove raw points, roll-ups and forecasts past their retention.
+
+    Raw points go a whole hour at a time, and never before they are counted: the hours that leave retention get
+    their buckets set to exactly the raw points removed, in the same statement (so a point not rolled up yet is
+    counted then), and the horizon moves past them (see `RollupState`). 5-minute roll-ups are kept at least as
+    long as raw points, because the hourly tier is summed from them."""
     settings = get_settings()
+    state = repository.rollup_state(session, lock=True)
+    assert state is not None
+    horizon = bucket_start(now - timedelta(days=settings.metrics_retention_raw_days), COARSEST)
+    raw = 0
+    if state.horizon is not None:
+        raw += repository.move_to_rollups(session, None, state.horizon, replace=False)
+    if state.horizon is None or horizon > state.horizon:
+        raw += repository.move_to_rollups(session, state.horizon, horizon, replace=True)
+        state.horizon = horizon
+        session.flush()
+    five_minutes = min(now - timedelta(days=settings.metrics_retention_5m_days), state.horizon)
     return {
-        "raw": repository.delete_points_before(session, now - timedelta(days=settings.metrics_retention_raw_days)),
-        "5m": repository.delete_rollups_before(session, "5m", now - timedelta(days=settings.metrics_retention_5m_days)),
+        "raw": raw,
+        "5m": repository.delete_rollups_before(session, "5m", five_minutes),
         "1h": repository.delete_rollups_before(session, "1h", now - timedelta(days=settings.metrics_retention_1h_days)),
         "forecasts": repository.delete_forecasts_before(session, now - timedelta(days=2)),
     }

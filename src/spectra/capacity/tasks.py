@@ -1,16 +1,21 @@
-"""Capacity jobs: poll the configured collector (then forecast and alert), and apply retention."""
+"""Capacity jobs: poll the configured collector (then roll up, forecast and alert), roll up what agents sent,
+and apply retention."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from spectra.capacity import alerts, collectors, event_alerts, poll_status, repository, service
 from spectra.core.config import get_settings
-from spectra.core.jobs import job
+from spectra.core.jobs import job, run_soon
+
+ROLLUPS = "capacity.rollups"
 
 log = logging.getLogger("spectra.capacity.tasks")
 
@@ -39,8 +44,37 @@ def poll(session: Session, now: datetime) -> dict[str, Any]:
         raise
     result = service.ingest(session, None, points, provider=settings.metrics_provider)
     poll_status.record(settings.metrics_provider, now, points=result.accepted)
+    # The poll's points are rolled up at once, in its own transaction (and whatever else is waiting, up to a run).
+    rolled = _roll_up(session)
     return {"provider": settings.metrics_provider, "accepted": result.accepted, "duplicates": result.duplicates,
-            **refresh(session, result.resources, None)}  # fmt: skip
+            "rolled_up": rolled["points"], **refresh(session, result.resources, None)}  # fmt: skip
+
+
+@job(ROLLUPS, every=lambda s: timedelta(seconds=s.metrics_rollup_interval_seconds))
+def rollups(session: Session, now: datetime) -> dict[str, Any]:
+    """Recompute the 5-minute and hourly roll-ups of the buckets that points stored since the last run fall in
+    (METRICS_ROLLUP_INTERVAL_SECONDS; a run that leaves points waiting asks for the next one at once)."""
+    return _roll_up(session)
+
+
+def _roll_up(session: Session) -> dict[str, Any]:
+    result = service.roll_up(session)
+    if not result["caught_up"]:
+        event.listen(session, "after_commit", _continue_soon, once=True)
+    return result
+
+
+# The scheduler drops a request for a job made while that job's own immediate run is still running (which this
+# one is until it has recorded its end), so the next run is asked for a moment after the commit; should that still
+# be too early, the next scheduled run goes on.
+CONTINUE_AFTER_SECONDS = 0.5
+
+
+def _continue_soon(_session: Session) -> None:
+    """Once a run that left points waiting has committed, ask this process's scheduler for the next run."""
+    timer = threading.Timer(CONTINUE_AFTER_SECONDS, run_soon, args=[ROLLUPS])
+    timer.daemon = True
+    timer.start()
 
 
 @job("capacity.client_forecasts", every=lambda s: timedelta(minutes=s.poll_interval_minutes))
@@ -58,7 +92,8 @@ def client_forecasts(session: Session, now: datetime) -> dict[str, Any]:
 
 @job("capacity.retention", every=timedelta(hours=1))
 def retention(session: Session, now: datetime) -> dict[str, Any]:
-    """Delete raw points, roll-ups and forecasts past their retention (METRICS_RETENTION_*_DAYS)."""
+    """Delete raw points (once counted in their roll-ups), roll-ups and forecasts past their retention
+    (METRICS_RETENTION_*_DAYS)."""
     return service.apply_retention(session, now)
 
 

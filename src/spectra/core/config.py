@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     metrics_retention_raw_days: int = Field(default=7, ge=1)
     metrics_retention_5m_days: int = Field(default=35, ge=1)
     metrics_retention_1h_days: int = Field(default=400, ge=1)
+    # How often the roll-up job runs: 5-minute and hourly roll-ups trail ingest by at most this.
+    metrics_rollup_interval_seconds: int = Field(default=60, ge=5, le=3600)
 
     # --- cloud providers
     aws_region: str = "us-east-1"
