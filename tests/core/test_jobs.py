@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from spectra.core import jobs
+from spectra.core.audit import record_audit
 from spectra.core.clock import clock
 from spectra.core.db import session_scope
-from spectra.core.models import JobRun
+from spectra.core.models import AuditLog, JobRun
 
 calls: list[datetime] = []
 
@@ -138,3 +139,42 @@ def test_run_soon_runs_a_job_at_once_on_the_leader_only(committed) -> None:
     with session_scope() as session:
         triggers = sorted(r.trigger for r in session.scalars(select(JobRun).where(JobRun.job_name == name)))
     assert triggers == ["event", "schedule"]
+
+
+def test_a_job_in_steps_commits_each_step_and_keeps_them_on_failure(committed) -> None:
+    """A job that yields commits after each step: others see a step at once, and a later failure undoes only
+    its own step (the run is recorded failed)."""
+    name = "test.in_steps"
+    seen_by_others: list[int] = []
+
+    def audited(session: Session) -> int:
+        return len(session.scalars(select(AuditLog).where(AuditLog.action == name)).all())
+
+    def body(session: Session, now: datetime):
+        for step in range(3):
+            record_audit(session, actor="system", action=name, entity_type="test", entity_id=str(step))
+            if step == 2:
+                raise ValueError("the third step fails")
+            yield {"steps": step + 1}
+            with session_scope(read_only=True) as other:  # another connection: only committed rows
+                seen_by_others.append(audited(other))
+
+    jobs.job(name, timedelta(hours=1))(body)
+    try:
+        run = jobs.run_job(name, "manual")
+    finally:
+        jobs._registry.pop(name, None)
+    assert run is not None and run.status == "failed" and "the third step fails" in (run.error or "")
+    assert seen_by_others == [1, 2]
+    with session_scope(read_only=True) as session:
+        assert audited(session) == 2  # the failed step's row rolled back, the committed steps kept
+
+
+def test_a_job_in_steps_records_its_last_result(committed) -> None:
+    name = "test.in_steps_ok"
+    jobs.job(name, timedelta(hours=1))(lambda session, now: ({"steps": n} for n in (1, 2, 3)))
+    try:
+        run = jobs.run_job(name, "manual")
+    finally:
+        jobs._registry.pop(name, None)
+    assert run is not None and (run.status, run.result) == ("succeeded", {"steps": 3})

@@ -210,7 +210,11 @@ def test_the_engine_sweep_decides_for_auto_switch_agents_once(client: TestClient
     db.flush()
 
     registry.load_tasks()
-    sweep = jobs.get_job("spot.engine_sweep").func
+
+    def sweep(session: Session, now: datetime) -> dict:
+        *_, last = jobs.get_job("spot.engine_sweep").func(session, now)  # type: ignore[misc]  # steps
+        return last
+
     result = sweep(db, NOW)
     assert result == {"agents": 2, "decided": 2, "commands": 2, "skipped": 0, "errors": 0}
     queued = db.query(Command).filter_by(issued_by="engine").all()
@@ -219,6 +223,19 @@ def test_the_engine_sweep_decides_for_auto_switch_agents_once(client: TestClient
     # The moves are in flight: the next sweep leaves those agents alone.
     assert sweep(db, NOW)["skipped"] == 2
     assert db.query(Command).filter_by(issued_by="engine").count() == 2
+
+
+def test_the_sweep_goes_in_steps_and_decides_each_agent_once(client: TestClient, db: Session) -> None:
+    from spectra.spot.decisions import service as decisions
+
+    tenant, first, _pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    others = [register_agent(client, tenant.headers, zone="us-east-1a", spot_price=0.040) for _ in range(4)]
+    steps = list(decisions.sweep(db, NOW, step=2))
+    # 5 agents, 2 per step: three steps (the last one short), counts accumulated, every agent decided once.
+    assert [s["agents"] for s in steps] == [2, 4, 5]
+    assert steps[-1] == {"agents": 5, "decided": 5, "commands": 5, "skipped": 0, "errors": 0}
+    queued = db.query(Command).filter_by(issued_by="engine").all()
+    assert sorted(c.agent_id for c in queued) == sorted([first["agent_id"], *(a["agent_id"] for a in others)])
 
 
 def test_policy_replica_is_queued_in_another_pool(client: TestClient, db: Session) -> None:

@@ -14,7 +14,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +41,8 @@ JOB_WRITER_WAIT_SECONDS = 600.0
 LEASE_NAME = "scheduler"
 ADVISORY_LOCK_KEY = 0x5EC7A  # any constant shared by every Spectra process
 
-JobFunc = Callable[[Session, datetime], "dict[str, Any] | None"]
+# A job returns its result, or yields it step by step: the runner commits after each step (see `run_job`).
+JobFunc = Callable[[Session, datetime], "dict[str, Any] | Iterator[dict[str, Any]] | None"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def run_job(
     with JOB_SECONDS.labels(job=name).time():
         try:
             with session_scope(writer_wait=JOB_WRITER_WAIT_SECONDS) as session:
-                result = spec.func(session, now)
+                result = _steps(session, spec.func(session, now))
         except Exception as exc:
             status, error = "failed", "".join(traceback.format_exception_only(exc)).strip()
             log.error("job %s failed: %s", name, error, exc_info=True)
@@ -122,6 +123,19 @@ def run_job(
         session.flush()
         session.expunge(finished)
     return finished
+
+
+def _steps(session: Session, outcome: dict[str, Any] | Iterator[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A job's result. A job that yields runs in steps, each committed when it yields (its result so far): a long
+    job then never holds SQLite's only write lock for long, and a failure keeps the steps before it."""
+    if outcome is None or isinstance(outcome, dict):
+        return outcome
+    result = None
+    for result in outcome:  # noqa: B007 (the last step's result is the job's)
+        session.commit()
+        # The next step queues for the write lock as patiently as the first.
+        session.connection(execution_options={"sqlite_writer_wait": JOB_WRITER_WAIT_SECONDS})
+    return result
 
 
 def run_due_jobs(now: datetime, trigger: str, last_slots: dict[str, datetime] | None = None) -> list[JobRun]:

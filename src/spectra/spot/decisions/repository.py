@@ -95,11 +95,9 @@ def decision_count(session: Session, model_id: str) -> int:
     return len(list(session.scalars(select(MLDecision.id).where(MLDecision.model_id == model_id))))
 
 
-def auto_switch_agents(session: Session) -> list[Agent]:
-    return list(
-        session.scalars(
-            select(Agent)
-            .where(Agent.status == "online", Agent.auto_switch_enabled.is_(True))
-            .order_by(Agent.created_at)
-        )
-    )
+def auto_switch_agents(session: Session, after: str | None = None, limit: int | None = None) -> list[Agent]:
+    """Online auto-switch agents in id order, those after `after` (a sweep's position), at most `limit`."""
+    query = select(Agent).where(Agent.status == "online", Agent.auto_switch_enabled.is_(True))
+    if after is not None:
+        query = query.where(Agent.id > after)
+    return list(session.scalars(query.order_by(Agent.id).limit(limit)))

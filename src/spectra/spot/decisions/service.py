@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -506,28 +507,47 @@ def _queue_replica(
     return command.id
 
 
-def sweep(session: Session, now: datetime) -> dict[str, int]:
-    """Decide for every online auto-switch agent that has a PRIMARY, no move in flight and no active notice."""
+# Agents decided per step of the sweep (each step its own transaction, see `spectra.core.jobs`): a sweep of
+# thousands of agents would otherwise hold SQLite's only write lock for a minute while heartbeats queue.
+SWEEP_STEP_AGENTS = 200
+
+
+def sweep(session: Session, now: datetime, step: int | None = None) -> Iterator[dict[str, int]]:
+    """Decide for every online auto-switch agent that has a PRIMARY, no move in flight and no active notice.
+
+    Yields the counts so far after each `step` agents (default SWEEP_STEP_AGENTS); each agent's decision stands
+    alone, so committing between steps splits nothing that belongs together."""
     from spectra.core.errors import SpectraError
     from spectra.spot.commands import repository as cmd_repo
 
     counts = {"agents": 0, "decided": 0, "commands": 0, "skipped": 0, "errors": 0}
     lookups = CarbonLookups()  # every decision of the sweep is made at `now`: one intensity outlook per region
-    for agent in repo.auto_switch_agents(session):
-        counts["agents"] += 1
-        primary = repo.primary_of(session, agent.id)
-        if primary is None or primary.notice_status != "none" or cmd_repo.open_switch(session, agent.id) is not None:
-            counts["skipped"] += 1
-            continue
-        try:
-            with session.begin_nested():
-                out = decide(session, agent, now, lookups=lookups)
-        except SpectraError:
-            counts["errors"] += 1
-            continue
-        counts["decided"] += 1
-        counts["commands"] += int(out["command_id"] is not None)
-    return counts
+    after: str | None = None
+    while True:
+        agents = repo.auto_switch_agents(session, after=after, limit=step or SWEEP_STEP_AGENTS)
+        for agent in agents:
+            counts["agents"] += 1
+            primary = repo.primary_of(session, agent.id)
+            if (
+                primary is None
+                or primary.notice_status != "none"
+                or cmd_repo.open_switch(session, agent.id) is not None
+            ):
+                counts["skipped"] += 1
+                continue
+            try:
+                with session.begin_nested():
+                    out = decide(session, agent, now, lookups=lookups)
+            except SpectraError:
+                counts["errors"] += 1
+                continue
+            counts["decided"] += 1
+            counts["commands"] += int(out["command_id"] is not None)
+        if agents:
+            after = agents[-1].id
+        yield dict(counts)
+        if len(agents) < (step or SWEEP_STEP_AGENTS):
+            return
 
 
 # --------------------------------------------------------------------------- registry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,5 +17,5 @@ from spectra.spot.decisions import service
     timedelta(minutes=5),
     "Run the decision engine for every online auto-switch agent and queue the moves it decides",
 )
-def engine_sweep(session: Session, now: datetime) -> dict[str, Any]:
+def engine_sweep(session: Session, now: datetime) -> Iterator[dict[str, Any]]:
     return service.sweep(session, now)
