@@ -162,3 +162,11 @@ def test_retention_drops_old_rows(db: Session) -> None:
     assert deleted["raw"] == 1  # raw kept 7 days by default
     assert deleted["5m"] == 0  # 5-minute roll-ups kept 35 days
     assert _count(db) == 1
+
+
+def test_a_batch_that_is_not_standard_json_changes_nothing(client: TestClient, db: Session) -> None:
+    tenant = make_tenant(db)
+    body = b'{"points": [{"resource_id": "web-1", "metric": "cpu", "ts": "2026-03-10T11:00:00Z", "value": NaN}]}'
+    r = client.post("/api/metrics", content=body, headers={**tenant.headers, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body"
+    assert db.query(MetricPoint).count() == 0

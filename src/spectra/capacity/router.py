@@ -24,8 +24,9 @@ from spectra.capacity.schemas import (
 from spectra.core.auth import CallerDep
 from spectra.core.db import SessionDep
 from spectra.core.errors import PROBLEM_RESPONSES
+from spectra.core.routing import BulkJSONRoute
 
-router = APIRouter(prefix="/api", tags=["capacity"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/api", tags=["capacity"], responses=PROBLEM_RESPONSES, route_class=BulkJSONRoute)
 
 
 @router.post("/metrics", response_model=MetricBatchOut)

@@ -131,6 +131,14 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out or ".".join(str(p) for p in loc)
 
 
+def _validation_error(error: dict[str, Any]) -> dict[str, Any]:
+    if error["type"] == "json_invalid":  # loc is ("body", character offset): say so rather than "[81]"
+        at = error["loc"][-1] if len(error["loc"]) > 1 else None
+        msg = f"{error['msg']} at character {at}" if isinstance(at, int) else error["msg"]
+        return {"field": "body", "msg": msg, "type": error["type"]}
+    return {"field": _field_name(tuple(error["loc"])), "msg": error["msg"], "type": error["type"]}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SpectraError)
     async def _spectra(request: Request, exc: SpectraError) -> JSONResponse:
@@ -138,7 +146,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(tuple(e["loc"])), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        errors = [_validation_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5])
         return problem_response(422, "validation_error", "Invalid input", detail, request, errors=errors)
 
