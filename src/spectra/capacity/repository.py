@@ -222,10 +222,13 @@ def recompute_rollups(
                 inside = f"{source} WHERE {in_bucket} AND {at} < t.bucket + interval '{seconds} seconds'"
             else:
                 step = RESOLUTION_SECONDS[finer]
+                # One lookup of each finer bucket (LIMIT 1: there is one, and it keeps the planner from flattening
+                # this into a join that hashes every finer bucket the resource ever had, once per touched bucket).
                 inside = (
-                    f"generate_series(t.bucket, t.bucket + interval '{seconds - step} seconds', "
-                    f"interval '{step} seconds') AS f(bucket) JOIN {source} ON p.resource_pk = t.resource_pk "
-                    f"AND p.metric = t.metric{same_tier} AND p.bucket = f.bucket"
+                    f"generate_series(t.bucket, t.bucket + interval '{seconds - step} seconds', "  # noqa: S608 (constants only)
+                    f"interval '{step} seconds') AS f(bucket) CROSS JOIN LATERAL (SELECT r.count, r.total, "
+                    "r.minimum, r.maximum FROM capacity_metric_rollups r WHERE r.resource_pk = t.resource_pk "
+                    f"AND r.metric = t.metric AND r.resolution = '{finer}' AND r.bucket = f.bucket LIMIT 1) p"
                 )
             sql = (
                 f"{touched}INSERT INTO capacity_metric_rollups {_ROLLUP_COLUMNS} "  # noqa: S608 (constants only)

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    NotRequired,  # pydantic needs typing_extensions' TypedDict before 3.12
+)
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 
-class MetricPointIn(BaseModel):
-    """One sample. cpu, memory and disk are percentages (0..100); ts needs a UTC offset."""
+@with_config(ConfigDict(extra="forbid"))
+class MetricPointIn(TypedDict):
+    """One sample. cpu, memory and disk are percentages (0..100); ts needs a UTC offset.
 
-    model_config = ConfigDict(extra="forbid")
+    A TypedDict, not a model: a batch holds up to 10,000 points, and validating into dicts takes half the time of
+    building model instances."""
 
-    resource_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")
+    resource_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@-]+$")]
     metric: Literal["cpu", "memory", "disk", "network_in", "network_out"]
     ts: AwareDatetime
     value: float
-    provider: Literal["local", "aws", "gcp", "agent"] | None = None
-    name: str | None = Field(default=None, max_length=200)
+    provider: NotRequired[Literal["local", "aws", "gcp", "agent"] | None]
+    name: NotRequired[Annotated[str, Field(max_length=200)] | None]
 
 
 class MetricBatchIn(BaseModel):

@@ -56,6 +56,7 @@ class IngestResult:
 
 # One validation call for the whole batch; rows are re-validated one by one only when it fails.
 _POINT_LIST = TypeAdapter(list[MetricPointIn])
+_POINT = TypeAdapter(MetricPointIn)
 
 
 def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
@@ -70,7 +71,7 @@ def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
         parsed = []
         for i, raw in enumerate(rows):
             try:
-                parsed.append(MetricPointIn.model_validate(raw))
+                parsed.append(_POINT.validate_python(raw))
             except ValidationError as exc:
                 parsed.append(None)
                 for err in exc.errors():
@@ -81,20 +82,20 @@ def _validate(rows: list[Any], now: datetime) -> list[MetricPointIn]:
     for i, point in enumerate(parsed):
         if point is None:
             continue
-        value = point.value
+        value = point["value"]
         problem = None
         if not math.isfinite(value):
             problem = ("value", "must be a finite number")
-        elif point.metric in PERCENT_METRICS:
+        elif point["metric"] in PERCENT_METRICS:
             if not 0.0 <= value <= 100.0:
-                problem = ("value", f"{point.metric} is a percentage: 0..100")
+                problem = ("value", f"{point['metric']} is a percentage: 0..100")
         elif value < 0:
             problem = ("value", "must not be negative")
         if problem is None:
-            if point.ts > latest_allowed:
+            if point["ts"] > latest_allowed:
                 problem = ("ts", "is in the future")
             else:
-                key = (point.resource_id, point.metric, point.ts)
+                key = (point["resource_id"], point["metric"], point["ts"])
                 first = seen.setdefault(key, i)
                 if first != i:
                     problem = ("ts", f"duplicates row {first} (same resource, metric and time)")
@@ -120,14 +121,17 @@ def ingest(session: Session, client_id: str | None, rows: list[Any], provider: s
     firsts: dict[str, MetricPointIn] = {}
     latest: dict[str, datetime] = {}
     for p in points:
-        if p.resource_id not in firsts:
-            firsts[p.resource_id] = p
-            latest[p.resource_id] = p.ts
-        elif p.ts > latest[p.resource_id]:
-            latest[p.resource_id] = p.ts
+        if p["resource_id"] not in firsts:
+            firsts[p["resource_id"]] = p
+            latest[p["resource_id"]] = p["ts"]
+        elif p["ts"] > latest[p["resource_id"]]:
+            latest[p["resource_id"]] = p["ts"]
     pk_of = _resources(session, client_id, firsts, latest, provider)
 
-    accepted = repository.insert_points(session, [(pk_of[p.resource_id], p.metric, p.ts, p.value) for p in points])
+    rows_to_store: list[tuple[str, str, datetime, float]] = [
+        (pk_of[p["resource_id"]], p["metric"], p["ts"], p["value"]) for p in points
+    ]
+    accepted = repository.insert_points(session, rows_to_store)
     return IngestResult(accepted, len(points) - accepted, sorted(pk_of))
 
 
@@ -150,8 +154,8 @@ def _resources(
                     "id": new_id(),
                     "client_id": client_id,
                     "resource_id": rid,
-                    "provider": firsts[rid].provider or provider,
-                    "name": firsts[rid].name,
+                    "provider": firsts[rid].get("provider") or provider,
+                    "name": firsts[rid].get("name"),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -161,7 +165,7 @@ def _resources(
         # A concurrent batch may have created some of them first: read back whichever row won.
         pk_of.update(repository.resource_keys(session, client_id, missing))
     repository.touch_resources(
-        session, {pk_of[rid]: (latest[rid], firsts[rid].name or None) for rid in firsts}, utcnow()
+        session, {pk_of[rid]: (latest[rid], firsts[rid].get("name") or None) for rid in firsts}, utcnow()
     )
     repository.expire_loaded(session, Resource, list(pk_of.values()))
     return pk_of
