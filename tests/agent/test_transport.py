@@ -128,3 +128,60 @@ def test_transport_error_keeps_the_outbox(tmp_path: Path) -> None:
     assert len(client.store.state.outbox) == 1
     with pytest.raises(httpx.TransportError):
         client.request("POST", "/x", {}, attempts=2)
+
+
+class ConflictServer:
+    """Answers 409 with the problem `code` given for the first `times` requests, then 200."""
+
+    def __init__(self, code: str, times: int) -> None:
+        self.code, self.times, self.requests = code, times, 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                owner.requests += 1
+                conflict = owner.requests <= owner.times
+                data = json.dumps({"status": 409, "code": owner.code} if conflict else {"ok": True}).encode()
+                self.send_response(409 if conflict else 200)
+                self.send_header("Content-Type", "application/problem+json" if conflict else "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("code", ["stale_version", "integrity_conflict", "idempotency_in_progress"])
+def test_a_conflict_a_retry_clears_is_retried(tmp_path: Path, code: str) -> None:
+    server = ConflictServer(code, times=2)
+    try:
+        client = ServerClient(server.url, "t", StateStore(tmp_path / "s.json"), sleep=lambda s: None)
+        assert client.request("POST", "/x", {"notice": 1}, key="n-1") == {"ok": True}
+        assert server.requests == 3
+        # Queued reports stay queued through such a conflict and go on the next flush.
+        server.requests, server.times = 0, 1
+        client.send_or_queue("POST", "/x", {"notice": 2}, key="n-2")
+        assert len(client.store.state.outbox) == 1
+        assert client.flush() == 1 and client.store.state.outbox == []
+    finally:
+        server.server.shutdown()
+
+
+@pytest.mark.parametrize("code", ["switch_in_progress", "command_closed", "conflict"])
+def test_a_conflict_that_is_the_servers_answer_is_final(tmp_path: Path, code: str) -> None:
+    server = ConflictServer(code, times=10)
+    try:
+        client = ServerClient(server.url, "t", StateStore(tmp_path / "s.json"), sleep=lambda s: None)
+        with pytest.raises(ServerError) as err:
+            client.request("POST", "/x", {})
+        assert err.value.status == 409 and not err.value.retryable and server.requests == 1
+        client.send_or_queue("POST", "/x", {"notice": 1}, key="n-1")
+        assert client.store.state.outbox == []  # refused for good: dropped, not resent forever
+    finally:
+        server.server.shutdown()

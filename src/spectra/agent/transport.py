@@ -15,6 +15,9 @@ from spectra.agent.state import StateStore
 log = logging.getLogger("spectra.agent")
 
 RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+# 409s that a retry clears (the problem's `code`): a concurrent writer won a race on the same rows, or the same
+# report (same Idempotency-Key) is still being processed. Any other 409 is the server's answer and final.
+TRANSIENT_CONFLICTS = {"stale_version", "integrity_conflict", "idempotency_in_progress"}
 
 
 class ServerError(RuntimeError):
@@ -22,6 +25,12 @@ class ServerError(RuntimeError):
         super().__init__(f"server answered {status}: {body}")
         self.status = status
         self.body = body
+
+    @property
+    def retryable(self) -> bool:
+        if self.status == 409:
+            return isinstance(self.body, dict) and self.body.get("code") in TRANSIENT_CONFLICTS
+        return self.status in RETRYABLE
 
 
 class ServerClient:
@@ -73,11 +82,12 @@ class ServerClient:
             else:
                 if response.status_code < 400:
                     return response.json() if response.content else None
-                if response.status_code not in RETRYABLE:
-                    raise ServerError(response.status_code, _body(response))
-                last = ServerError(response.status_code, _body(response))
+                error = ServerError(response.status_code, _body(response))
+                if not error.retryable:
+                    raise error
+                last = error
             wait = self.backoff(attempt)
-            log.warning("server unreachable (%s); retrying in %.1fs", last, wait)
+            log.warning("server unreachable or busy (%s); retrying in %.1fs", last, wait)
             self._sleep(wait)
         assert last is not None
         raise last
@@ -93,7 +103,7 @@ class ServerClient:
             try:
                 self.request(item.method, item.path, item.body, key=item.key, attempts=1)
             except ServerError as exc:
-                if exc.status in RETRYABLE:
+                if exc.retryable:
                     break
                 log.error("server refused a queued report (%s); dropping it", exc)
             except httpx.TransportError:
