@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -187,3 +188,22 @@ def test_a_step_on_its_own_instance_waits_for_the_report(tmp_path: Path) -> None
     store.drop("executed:c-1")  # delivered
     assert agent.finish_after_report() == 1 and cloud.get(first.id).terminated_at is not None
     assert StateStore(tmp_path / "state.json").state.after_report == []
+
+
+def test_a_replaced_installation_stops_its_loop(live_server, tenant, tmp_path: Path) -> None:
+    cloud = _cloud()
+    instance = cloud.launch(A, "spot", "boot")
+    old = _agent(live_server.url, tenant.token, cloud, instance.id, tmp_path / "old.json")
+    old.register()
+    # A new installation on the same instance (its own state file, so a new installation id) takes over.
+    new = _agent(live_server.url, tenant.token, cloud, instance.id, tmp_path / "new.json")
+    assert new.register()["agent_id"] != old.agent_id
+
+    stop = threading.Event()
+    loop = threading.Thread(target=old.run, args=(stop,), kwargs={"poll_wait": 0.1}, daemon=True)
+    loop.start()
+    loop.join(timeout=20)
+    assert not loop.is_alive() and stop.is_set()  # it stopped by itself, at its first heartbeat
+    http = httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=10)
+    assert http.get(f"/api/agents/{old.agent_id}").json()["status"] == "replaced"
+    assert http.get(f"/api/agents/{new.agent_id}").json()["status"] == "online"

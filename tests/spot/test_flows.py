@@ -50,6 +50,12 @@ def test_register_same_installation_same_agent_new_installation_new_agent(client
     assert reinstalled["agent_id"] != first["agent_id"] and reinstalled["role"] == "PRIMARY"
     old = client.get(f"/api/agents/{first['agent_id']}", headers=t.headers).json()
     assert old["status"] == "replaced"
+    # The replaced installation still beating (its process was not stopped) is told so and stays replaced.
+    beat = client.post(f"/api/agents/{first['agent_id']}/heartbeat", json={}, headers=t.headers)
+    assert beat.status_code == 200 and beat.json()["status"] == "replaced"
+    old = client.get(f"/api/agents/{first['agent_id']}", headers=t.headers).json()
+    assert old["status"] == "replaced"
+    assert client.get(f"/api/agents/{reinstalled['agent_id']}", headers=t.headers).json()["status"] == "online"
 
 
 def test_heartbeat_counts_missed_beats_and_returns_config(client, db: Session) -> None:

@@ -442,7 +442,14 @@ class Agent:
             now = time.monotonic()
             try:
                 if now >= next_heartbeat:
-                    self.heartbeat()
+                    if self.heartbeat().get("status") == "replaced":
+                        # Another installation registered on this instance and took over: two agents acting
+                        # for one instance would fight over it.
+                        log.error(
+                            "agent %s was replaced by a newer installation on this instance; stopping", self.agent_id
+                        )
+                        stop.set()
+                        break
                     next_heartbeat = now + self.heartbeat_interval
                 if now >= next_prices:
                     self.report_prices()

@@ -166,12 +166,15 @@ def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) ->
     # Set-based like a flush, so counters add up under concurrent beats and the version (the optimistic lock
     # for config edits) does not move every 30 s under a user who is editing the config.
     agent_repo.apply_heartbeats(session, [PendingBeat(agent.id, now, 1, missed)])
-    changes: dict[str, Any] = {"status": "online"}
+    # A replaced installation stays replaced (its answer says so): beating again does not bring it back into the
+    # fleet beside the agent that took over its instance.
+    changes: dict[str, Any] = {"status": "online"} if pre_status in heartbeats.REVIVABLE else {}
     if body.agent_version:
         changes["agent_version"] = body.agent_version
-    session.execute(
-        update(Agent).where(Agent.id == agent.id).values(**changes).execution_options(synchronize_session=False)
-    )
+    if changes:
+        session.execute(
+            update(Agent).where(Agent.id == agent.id).values(**changes).execution_options(synchronize_session=False)
+        )
     session.refresh(agent)
     if pre_status in ("stale", "offline"):
         activity.record(
