@@ -207,3 +207,28 @@ def test_a_replaced_installation_stops_its_loop(live_server, tenant, tmp_path: P
     http = httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=10)
     assert http.get(f"/api/agents/{old.agent_id}").json()["status"] == "replaced"
     assert http.get(f"/api/agents/{new.agent_id}").json()["status"] == "online"
+
+
+def test_zombies_past_their_grace_period_are_terminated_and_reported(live_server, tenant, tmp_path: Path) -> None:
+    cloud = _cloud()
+    old_instance, new_instance = cloud.launch(A, "spot", "boot-1"), cloud.launch(B, "spot", "boot-2")
+    state = tmp_path / "state.json"
+    agent = _agent(live_server.url, tenant.token, cloud, old_instance.id, state)
+    agent.register()
+    http = httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=10)
+    version = http.get(f"/api/agents/{agent.agent_id}").json()["version"]
+    patched = http.patch(f"/api/agents/{agent.agent_id}/config", json={"version": version, "terminate_wait_seconds": 0})
+    assert patched.status_code == 200, patched.text
+    # The same installation comes up on another instance: the one it left is a ZOMBIE, still running.
+    moved = _agent(live_server.url, tenant.token, cloud, new_instance.id, state)
+    assert moved.register()["agent_id"] == agent.agent_id
+    listed = http.get(f"/api/agents/{agent.agent_id}/instances-to-terminate").json()
+    assert [i["instance_id"] for i in listed] == [old_instance.id]
+
+    assert moved.clean_up() == 1
+    assert cloud.get(old_instance.id).terminated_at is not None
+    assert cloud.get(new_instance.id).terminated_at is None  # never its own instance
+    roles = {i["cloud_instance_id"]: i["role"] for i in http.get(f"/api/client/{tenant.id}/instances").json()}
+    assert roles == {old_instance.id: "TERMINATED", new_instance.id: "PRIMARY"}
+    assert http.get(f"/api/agents/{agent.agent_id}/instances-to-terminate").json() == []
+    assert moved.clean_up() == 0 and moved.store.state.outbox == []

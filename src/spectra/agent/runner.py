@@ -20,6 +20,7 @@ replica is still there, and fails the promotion otherwise (the server then fails
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -43,6 +44,8 @@ REPLACEMENT_WAIT = timedelta(minutes=10)
 # How often the agent checks its replicas: well inside the two-minute notice, and one or two EC2 calls per replica
 # per check (a large fleet's agents must stay clear of the API's rate limits).
 REPLICA_CHECK_SECONDS = 15.0
+# How often the agent asks which of its instances may go (ZOMBIEs past their grace period, released replicas).
+CLEANUP_CHECK_SECONDS = 60.0
 
 
 class Agent:
@@ -150,6 +153,33 @@ class Agent:
             self.server.send_or_queue("POST", f"/api/agents/{self.agent_id}/{path}", body, key=f"notice:{marker}")
             self.reported_notice = marker
         return notice
+
+    def clean_up(self) -> int:
+        """Terminate the instances the server no longer needs (`instances-to-terminate`: ZOMBIEs past their grace
+        period, released replicas) and report them. Never the agent's own instance. Nothing is kept for it: a
+        crash between terminating and reporting leaves them listed, and terminating again is harmless."""
+        own = self.backend.identity().instance_id
+        done = []
+        for item in self.server.request("GET", f"/api/agents/{self.agent_id}/instances-to-terminate"):
+            instance_id = item.get("instance_id")
+            if not instance_id or instance_id == own:
+                continue
+            try:
+                self.backend.terminate(instance_id, self.store.state.replicas.get(instance_id, {}).get("region"))
+            except Exception as exc:  # the next check tries again
+                log.warning("could not terminate %s (%s)", instance_id, exc)
+                continue
+            done.append(instance_id)
+        if done:
+            self.store.state.replicas = {k: v for k, v in self.store.state.replicas.items() if k not in done}
+            digest = hashlib.sha256(",".join(sorted(done)).encode()).hexdigest()[:32]
+            self.server.send_or_queue(
+                "POST",
+                f"/api/agents/{self.agent_id}/termination-report",
+                {"instance_ids": done, "reason": "no longer needed (terminated by the agent)"},
+                key=f"cleanup:{digest}",
+            )
+        return len(done)
 
     def check_replicas(self) -> int:
         """Report each watched replica the cloud is reclaiming (or has reclaimed), once, as a termination notice
@@ -437,7 +467,7 @@ class Agent:
         if not self.store.state.agent_id:
             self.register()
         self.resume()
-        next_heartbeat = next_prices = next_replica_check = 0.0
+        next_heartbeat = next_prices = next_replica_check = next_cleanup = 0.0
         while not stop.is_set():
             now = time.monotonic()
             try:
@@ -458,6 +488,9 @@ class Agent:
                 if now >= next_replica_check:
                     self.check_replicas()
                     next_replica_check = now + REPLICA_CHECK_SECONDS
+                if now >= next_cleanup:
+                    self.clean_up()
+                    next_cleanup = now + CLEANUP_CHECK_SECONDS
                 self.finish_after_report()
                 wait = max(0.0, min(poll_wait, next_heartbeat - time.monotonic(), 5.0))
                 for command in self.pending_commands(wait):
