@@ -292,3 +292,32 @@ def test_a_promoted_replica_reclaimed_at_once_fails_over_only_once(client: TestC
     events = client.get("/api/admin/emergency-events", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
     mine = {e["id"]: e for e in events["events"] if e["agent_id"] == aid}
     assert [s["step"] for s in mine[first["id"]]["steps"]][-2:] == ["promotion_failed", "superseded"]
+
+
+def test_a_replica_reported_terminated_is_lost_like_a_termination_notice(client: TestClient, db: Session) -> None:
+    t, a, aid = _fleet(client, db)
+    first = _standby_ready(client, db, t, aid, "i-0standby1")
+    # v5 `termination`: the cloud already took the replica (no notice first).
+    response = client.post(f"/api/agents/{aid}/termination", json={"instance_id": "i-0standby1"}, headers=t.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["role"] == "TERMINATED" and body["follow_up"]["status"] == "replica_lost"
+    assert _roles(db, aid) == {a["cloud_instance_id"]: "PRIMARY", "i-0standby1": "TERMINATED"}
+    replicas = {r["id"]: r for r in client.get(f"/api/client/{t.id}/replicas", headers=t.headers).json()}
+    assert replicas[first["payload"]["replica_id"]]["status"] == "terminated"
+    # The standby is re-created away from the lost one's pool, as after a termination notice.
+    (again,) = _pending(client, t, aid)
+    assert again["command_type"] == "create_replica" and again["payload"]["target"]["availability_zone"] == "us-east-1c"
+    status = client.get(f"/api/agents/{aid}/emergency-status", headers=t.headers).json()
+    assert status["in_emergency"] is False
+
+
+def test_a_primary_reported_terminated_promotes_the_ready_standby(client: TestClient, db: Session) -> None:
+    t, a, aid = _fleet(client, db)
+    _standby_ready(client, db, t, aid, "i-0standby1")
+    response = client.post(
+        f"/api/agents/{aid}/termination", json={"instance_id": a["cloud_instance_id"]}, headers=t.headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["role"] == "TERMINATED"
+    assert _roles(db, aid)["i-0standby1"] == "PRIMARY"

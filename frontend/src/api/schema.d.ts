@@ -5113,7 +5113,10 @@ export interface components {
         };
         /** Notice */
         Notice: {
-            /** Instance Id */
+            /**
+             * Instance Id
+             * @description The cloud instance the notice is about (one of the agent's replicas); none: its PRIMARY
+             */
             instance_id?: string | null;
             /**
              * Notice Time

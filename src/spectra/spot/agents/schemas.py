@@ -184,7 +184,12 @@ class CleanupReport(BaseModel):
 class Notice(BaseModel):
     notice_time: datetime | None = Field(default=None, description="When the cloud issued the notice")
     termination_time: datetime | None = Field(default=None, description="When the cloud will reclaim the instance")
-    instance_id: str | None = None
+    instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The cloud instance the notice is about (one of the agent's replicas); none: its PRIMARY",
+    )
 
     @model_validator(mode="after")
     def _aware(self) -> Notice:

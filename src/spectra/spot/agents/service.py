@@ -390,18 +390,19 @@ def terminated(session: Session, agent: Agent, refs: list[str], reason: str, now
 
 
 def own_instance_terminated(session: Session, agent: Agent, ref: str, reason: str, now: datetime) -> dict[str, Any]:
-    """v5 `termination`: the cloud took the instance. A PRIMARY is replaced by a ready replica or on-demand."""
+    """v5 `termination`: the cloud took one of the agent's instances. Handled as a termination notice due now, by
+    the same emergency service: a PRIMARY is replaced by a ready replica or on-demand, a REPLICA is lost and its
+    standby re-created elsewhere; then the instance is TERMINATED."""
+    from spectra.spot.emergency import service as emergency
+
     inst = inst_repo.find_instance(session, agent.id, ref)
     if inst is None:
         raise NotFound("instance not found for this agent")
     if inst.role == Role.TERMINATED:
         return {"instance_id": inst.id, "role": inst.role, "changed": False, "follow_up": None}
-    was_primary = inst.role == Role.PRIMARY
     follow_up = None
-    if was_primary:
-        from spectra.spot.emergency import service as emergency
-
-        event = emergency.termination_notice(session, agent, None, now, now)
+    if inst.role in (Role.PRIMARY, Role.REPLICA):
+        event = emergency.termination_notice(session, agent, now, now, now, instance_ref=inst.cloud_instance_id)
         follow_up = {"emergency_event_id": event.id, "status": event.status}
         session.refresh(inst)
     if inst.role != Role.TERMINATED:
