@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from spectra.core.auth import Caller
+from spectra.core.clock import clock
 from spectra.core.config import get_settings
 from spectra.core.db import new_id
 from spectra.core.errors import BadRequest, Conflict, NotFound, StaleVersion, Unprocessable
@@ -27,7 +28,6 @@ from spectra.spot.agents.schemas import (
     PricingReport,
 )
 from spectra.spot.commands import repository as cmd_repo
-from spectra.spot.commands import service as commands
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
 from spectra.spot.instances.state_machine import Role
@@ -218,35 +218,12 @@ def update_config(session: Session, agent: Agent, body: AgentConfigUpdate) -> Ag
     return agent
 
 
-def ensure_manual_replica(session: Session, agent: Agent) -> Replica | None:
-    """Manual replica mode keeps one standby: queue one if none is open."""
-    primary = inst_repo.primary_of(session, agent.id)
-    if primary is None or inst_repo.open_replica(session, agent.id) is not None:
-        return None
-    pool = instances.pick_emergency_pool(session, agent, primary.pool_id)
-    replica = Replica(
-        client_id=agent.client_id,
-        agent_id=agent.id,
-        primary_instance_id=primary.id,
-        pool_id=pool.id if pool else primary.pool_id,
-        kind="manual",
-        status="launching",
-        requested_at=agent.updated_at,
-        hourly_cost=pool.latest_price if pool else None,
-    )
-    session.add(replica)
-    session.flush()
-    commands.issue(
-        session,
-        agent,
-        "create_replica",
-        request_id=f"manual-replica:{replica.id}",
-        instance_id=primary.id,
-        target_pool_id=replica.pool_id,
-        target_mode="spot",
-        payload={"replica_id": replica.id, "reason": "manual replica mode"},
-    )
-    return replica
+def ensure_manual_replica(session: Session, agent: Agent) -> list[Replica]:
+    """Manual replica mode keeps one standby: queued like every other standby (fastest-boot, lowest-risk pool away
+    from the PRIMARY's), once per time the mode is turned on."""
+    from spectra.spot.emergency import service as emergency
+
+    return emergency.ensure_standby(session, agent, clock.now(), cause=f"manual-mode:{agent.id}:{agent.version}")
 
 
 def mark_silent_agents(session: Session, now: datetime) -> dict[str, Any]:
