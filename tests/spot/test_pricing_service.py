@@ -216,3 +216,28 @@ def test_import_endpoint_rejects_bad_rows_and_stores_nothing(
     )
     assert missing_region.status_code == 422
     assert missing_region.json()["errors"][0]["field"] == "region"
+
+
+def test_a_pool_outside_the_reference_tables_is_not_looked_up_on_every_report(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spectra.spot.pricing import repository
+
+    lookups: list[str] = []
+    for name in ("on_demand_for", "advisor_for"):
+        real = getattr(repository, name)
+        monkeypatch.setattr(repository, name, lambda *a, _real=real, _name=name: lookups.append(_name) or _real(*a))
+    service.import_price_history(db, parse_price_history(CSV), NOW)
+    service._reference_misses.clear()
+    lookups.clear()
+    pool = _pool(db, "us-east-1a")
+    pool.on_demand_price = pool.interruption_bucket = None
+    service.fill_reference(db, pool)
+    service.fill_reference(db, pool)  # the next report: both misses remembered
+    assert lookups == ["on_demand_for", "advisor_for"]
+    assert pool.on_demand_price is None and pool.interruption_bucket is None
+    # An import makes the reference count again at once.
+    service.import_on_demand(db, {("m5.large", "Linux"): 0.096}, "us-east-1", NOW)
+    pool.on_demand_price = None
+    service.fill_reference(db, pool)
+    assert pool.on_demand_price == 0.096 and lookups[2:] == ["on_demand_for", "advisor_for"]

@@ -152,6 +152,7 @@ def import_price_history(
 
 def import_spot_advisor(session: Session, advisor: AdvisorData, now: datetime) -> dict[str, int]:
     """Upsert the advisor's (region, OS, type) entries and copy bucket and savings onto matching pools."""
+    _reference_misses.clear()
     existing = repo.advisor_entries(session)
     new_rows = []
     updated = 0
@@ -185,6 +186,7 @@ def import_on_demand(
     session: Session, prices: dict[tuple[str, str], float], region: str, now: datetime, source: str = "import"
 ) -> dict[str, int]:
     """Upsert on-demand prices of one region ((type, OS) → USD/h) and copy them onto that region's pools."""
+    _reference_misses.clear()
     if not region:
         raise Unprocessable("region is required", [{"field": "region", "msg": "the price table does not name it"}])
     existing = repo.on_demand_prices(session, region)
@@ -221,17 +223,37 @@ def import_on_demand(
 # --------------------------------------------------------------------------- consolidation
 
 
+# A pool the reference tables do not cover is looked up again at most this often: agents report their pools'
+# prices every few minutes, and each report repeated both misses (a sixth of a report's cost). An import clears
+# this process's record at once; other workers see the new reference data within this time.
+REFERENCE_MISS_SECONDS = 600.0
+_reference_misses: dict[tuple[str, str, str, str], float] = {}
+
+
+def _missed_lately(kind: str, region: str, os_name: str, instance_type: str) -> bool:
+    until = _reference_misses.get((kind, region, os_name, instance_type))
+    return until is not None and until > time.monotonic()
+
+
+def _remember_miss(kind: str, region: str, os_name: str, instance_type: str) -> None:
+    _reference_misses[(kind, region, os_name, instance_type)] = time.monotonic() + REFERENCE_MISS_SECONDS
+
+
 def fill_reference(session: Session, pool: Pool) -> None:
     """Give a pool its on-demand price and advisor bucket from the reference tables when it has none."""
     os_name = repo.pool_key(pool).os
-    if pool.on_demand_price is None:
+    if pool.on_demand_price is None and not _missed_lately("on_demand", pool.region, os_name, pool.instance_type):
         found = repo.on_demand_for(session, pool.region, os_name, pool.instance_type)
         if found is not None:
             pool.on_demand_price = found.price
-    if pool.interruption_bucket is None:
+        else:
+            _remember_miss("on_demand", pool.region, os_name, pool.instance_type)
+    if pool.interruption_bucket is None and not _missed_lately("advisor", pool.region, os_name, pool.instance_type):
         entry = repo.advisor_for(session, pool.region, os_name, pool.instance_type)
         if entry is not None:
             pool.interruption_bucket, pool.savings_pct = entry.bucket, entry.savings_pct
+        else:
+            _remember_miss("advisor", pool.region, os_name, pool.instance_type)
 
 
 def run_consolidation(session: Session, now: datetime, trigger: str = "schedule") -> ConsolidationJob:
