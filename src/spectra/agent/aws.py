@@ -279,7 +279,12 @@ class AwsBackend:
         return self.describe(instance_id, region)
 
     def terminate(self, instance_id: str, region: str | None = None) -> None:
-        self.client(region).terminate_instances(InstanceIds=[instance_id])
+        try:
+            self.client(region).terminate_instances(InstanceIds=[instance_id])
+        except ClientError as exc:
+            # EC2 forgets a terminated instance after about an hour: one it no longer knows is gone already.
+            if exc.response.get("Error", {}).get("Code") != "InvalidInstanceID.NotFound":
+                raise
 
     def stop(self, instance_id: str, region: str | None = None, wait: bool = True) -> None:
         try:

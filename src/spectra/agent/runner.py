@@ -156,16 +156,19 @@ class Agent:
 
     def clean_up(self) -> int:
         """Terminate the instances the server no longer needs (`instances-to-terminate`: ZOMBIEs past their grace
-        period, released replicas) and report them. Never the agent's own instance. Nothing is kept for it: a
-        crash between terminating and reporting leaves them listed, and terminating again is harmless."""
-        own = self.backend.identity().instance_id
+        period, released replicas) and report them. Never the instance the agent acts for, nor the one it runs on
+        (after a switch they differ), nor one a switch still owes a termination once its replacement runs (that step
+        decides when). Nothing is kept for it: a crash between terminating and reporting leaves them listed, and
+        terminating again is harmless."""
+        keep = {self.backend.identity().instance_id} | {s["instance_id"] for s in self.store.state.after_report}
         done = []
         for item in self.server.request("GET", f"/api/agents/{self.agent_id}/instances-to-terminate"):
             instance_id = item.get("instance_id")
-            if not instance_id or instance_id == own:
+            if not instance_id or instance_id in keep or self.backend.runs_on(instance_id):
                 continue
+            region = item.get("region") or self.store.state.replicas.get(instance_id, {}).get("region")
             try:
-                self.backend.terminate(instance_id, self.store.state.replicas.get(instance_id, {}).get("region"))
+                self.backend.terminate(instance_id, region)
             except Exception as exc:  # the next check tries again
                 log.warning("could not terminate %s (%s)", instance_id, exc)
                 continue

@@ -411,7 +411,8 @@ def cleanup_report(session: Session, agent: Agent, body: CleanupReport, now: dat
 
 
 def instances_to_terminate(session: Session, agent: Agent, now: datetime) -> list[dict[str, Any]]:
-    """ZOMBIEs past the agent's grace period (when auto-terminate is on) and replicas nobody needs any more."""
+    """ZOMBIEs past the agent's grace period (when auto-terminate is on) and replicas nobody needs any more, each
+    with its region (an instance left behind by a migration is not in the agent's own)."""
     out = []
     wait = timedelta(seconds=agent.terminate_wait_seconds)
     for inst in inst_repo.instances(session, agent.client_id, agent_id=agent.id):
@@ -428,6 +429,7 @@ def instances_to_terminate(session: Session, agent: Agent, now: datetime) -> lis
                     "role": inst.role,
                     "reason": "zombie past grace period",
                     "since": inst.role_changed_at,
+                    "region": inst.region,
                 }
             )
         elif inst.role == Role.REPLICA:
@@ -440,6 +442,7 @@ def instances_to_terminate(session: Session, agent: Agent, now: datetime) -> lis
                         "role": inst.role,
                         "reason": "replica released",
                         "since": replica.terminated_at,
+                        "region": inst.region,
                     }
                 )
     return out
