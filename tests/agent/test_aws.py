@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from spectra.agent.aws import AwsBackend, launch_source, parse_launch_templates
 from spectra.agent.cloud import CloudError
@@ -29,18 +28,6 @@ def imds() -> Iterator[FakeImds]:
     )
     yield fake
     fake.close()
-
-
-@pytest.fixture()
-def aws(monkeypatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
 
 
 def test_identity_from_imdsv2(imds: FakeImds) -> None:

@@ -11,36 +11,15 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
-from moto import mock_aws
 
 from spectra.agent.aws import AwsBackend
 from spectra.agent.runner import Agent
 from spectra.agent.state import StateStore
 from spectra.agent.transport import ServerClient
-from spectra.core.db import session_scope
 from tests.agent.fake_imds import FakeImds
 from tests.agent.test_runner import A, B, _agent, _cloud
-from tests.factories import make_tenant
 
 AMI = "ami-12c6146b"
-
-
-@pytest.fixture()
-def tenant(live_server):
-    with session_scope() as session:
-        return make_tenant(session)
-
-
-@pytest.fixture()
-def aws(monkeypatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
 
 
 @pytest.fixture()

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from spectra.agent.runner import Agent
@@ -21,7 +20,6 @@ from spectra.sim.cloud import SimCloud
 from spectra.sim.prices import BootTimeModel, Interruption, PricePath
 from spectra.spot.models import Pool
 from spectra.spot.pricing.formats import PoolKey
-from tests.factories import make_tenant
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 A = PoolKey("us-east-1", "us-east-1a", "m5.large")
@@ -48,12 +46,6 @@ def _agent(url: str, token: str, cloud: SimCloud, instance_id: str, state: Path)
         candidate_types=["m5.large", "m6i.large"],
         clock=lambda: cloud.now,
     )
-
-
-@pytest.fixture()
-def tenant(live_server):
-    with session_scope() as session:
-        return make_tenant(session)
 
 
 def _http(live_server, tenant) -> httpx.Client:

@@ -15,11 +15,9 @@ from spectra.agent.runner import Agent
 from spectra.agent.sim import SimBackend
 from spectra.agent.state import StateStore
 from spectra.agent.transport import ServerClient
-from spectra.core.db import session_scope
 from spectra.sim.cloud import SimCloud
 from spectra.sim.prices import BootTimeModel, PricePath
 from spectra.spot.pricing.formats import PoolKey
-from tests.factories import make_tenant
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 A = PoolKey("us-east-1", "us-east-1a", "m5.large")
@@ -56,12 +54,6 @@ def _primary(http: httpx.Client, client_id: str) -> dict:
 def _pool_id(http: httpx.Client, instance_id: str, zone: str) -> str:
     options = http.get(f"/api/client/instances/{instance_id}/available-options").json()
     return next(o["pool_id"] for o in options if o["availability_zone"] == zone)
-
-
-@pytest.fixture()
-def tenant(live_server):
-    with session_scope() as session:
-        return make_tenant(session)
 
 
 def test_register_report_and_switch(live_server, tenant, tmp_path: Path) -> None:
