@@ -29,6 +29,8 @@ os.environ.update(
         # Fixtures that share one connection allow nothing beside the request: heartbeats are written at once
         # unless a test turns coalescing on (tests/spot/test_agent_heartbeats.py).
         "SPECTRA_HEARTBEAT_FLUSH_SECONDS": "0",
+        # Likewise no event look-out thread (tests/core/test_events.py runs it against a committed database).
+        "SPECTRA_EVENT_WATCH_SECONDS": "0",
     }
 )
 for _var in [
@@ -44,6 +46,7 @@ for _var in [
         "SPECTRA_METRICS_PROVIDER",
         "SPECTRA_SSE_HEARTBEAT_SECONDS",
         "SPECTRA_HEARTBEAT_FLUSH_SECONDS",
+        "SPECTRA_EVENT_WATCH_SECONDS",
         "SPECTRA_TEST_DATABASE_URL",
     )
 ]:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from spectra.core import events
 from spectra.core.db import session_scope
+from spectra.core.models import EventLog
 from tests.conftest import ADMIN_TOKEN
 from tests.factories import make_tenant
 
@@ -157,3 +161,71 @@ def test_event_from_another_process_reaches_sse_client(live_server) -> None:
     assert received and received[0]["payload"] == {"from": "other process"}
     # PostgreSQL NOTIFY wakes the server at once (SQLite would rely on its 1 s poll)
     assert time.monotonic() - started < 5
+
+
+def test_a_keyed_waiter_is_woken_by_its_key_only() -> None:
+    async def scenario() -> None:
+        broker = events.Broker()
+        mine = asyncio.ensure_future(broker.wait(5, key="agent-a"))
+        anyone = asyncio.ensure_future(broker.wait(5))
+        await asyncio.sleep(0)
+        broker.notify(["agent-b", None])
+        assert await asyncio.wait_for(anyone, 1) is True  # an unkeyed waiter (SSE) hears every event
+        await asyncio.sleep(0.05)
+        assert not mine.done()
+        assert broker.waiting("agent-a")
+        broker.notify(["agent-a"])
+        assert await asyncio.wait_for(mine, 1) is True
+        assert not broker.waiting("agent-a")
+        # After a gap (a listener reconnect) every waiter looks again.
+        late = asyncio.ensure_future(broker.wait(5, key="agent-c"))
+        await asyncio.sleep(0)
+        broker.notify()
+        assert await asyncio.wait_for(late, 1) is True
+        assert await broker.wait(0.01, key="agent-d") is False
+        assert not broker.waiting("agent-d")
+
+    asyncio.run(scenario())
+
+
+def test_a_committed_event_wakes_the_waiters_of_its_key(committed: Engine) -> None:
+    async def scenario() -> None:
+        mine = asyncio.ensure_future(events.broker.wait(5, key="agent-a"))
+        other = asyncio.ensure_future(events.broker.wait(5, key="agent-b"))
+        await asyncio.sleep(0.05)
+
+        def publish() -> None:
+            with session_scope() as session:
+                events.publish(session, "test.keyed", {"n": 1}, wake_key="agent-a")
+
+        await asyncio.to_thread(publish)
+        assert await asyncio.wait_for(mine, 5) is True
+        await asyncio.sleep(0.1)
+        assert not other.done()
+        other.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_the_event_watch_wakes_keys_of_events_other_processes_published(committed: Engine) -> None:
+    """SQLite's look-out: rows another process committed (written here without publish(), so nothing in this
+    process wakes anyone) wake the waiters of their keys at the next look, and only those."""
+    watcher = events.SqliteEventWatcher()
+    assert watcher.check() == 0  # the first look only notes where the log ends
+
+    async def scenario() -> None:
+        mine = asyncio.ensure_future(events.broker.wait(5, key="agent-x"))
+        other = asyncio.ensure_future(events.broker.wait(5, key="agent-y"))
+        await asyncio.sleep(0.05)
+        with committed.begin() as conn:
+            conn.execute(
+                insert(EventLog).values(topic="xproc.command", payload={}, wake_key="agent-x", at=datetime.now(UTC))
+            )
+        assert await asyncio.to_thread(watcher.check) == 1
+        assert await asyncio.wait_for(mine, 1) is True
+        await asyncio.sleep(0.05)
+        assert not other.done()
+        assert await asyncio.to_thread(watcher.check) == 0  # each row is seen once
+        other.cancel()
+
+    asyncio.run(scenario())

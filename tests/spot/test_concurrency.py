@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from spectra.core import db as core_db
+from spectra.spot.commands import router as commands_router
 from spectra.spot.models import Command, SpotInstance
 from tests.factories import make_tenant
 from tests.spot.spot_factories import register_agent, report_prices
@@ -185,3 +186,33 @@ def test_x_request_id_holds_at_the_database_level(client, db) -> None:
         ids.append(response.json()["id"])
     assert ids[0] == ids[1]
     assert db.scalar(select(func.count(Command.id)).where(Command.agent_id == aid)) == 1
+
+
+def test_a_waiting_long_poll_looks_again_only_when_its_agent_gets_a_command(committed_client, monkeypatch) -> None:
+    """A fleet's agents all hold long-polls: events about other agents must not make each of them query again."""
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)["agent_id"]
+    b = register_agent(committed_client, t.headers)["agent_id"]
+    pools = report_prices(committed_client, t.headers, a, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    looks: list[str] = []
+    take = commands_router._take
+
+    def counted_take(caller, agent_id):  # type: ignore[no-untyped-def]
+        looks.append(agent_id)
+        return take(caller, agent_id)
+
+    monkeypatch.setattr(commands_router, "_take", counted_take)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        poll = pool.submit(
+            committed_client.get, f"/api/agents/{a}/pending-commands", params={"wait": 4}, headers=t.headers
+        )
+        time.sleep(0.3)
+        for _ in range(3):  # events about agent b, and more than one SQLite poll interval of waiting
+            report_prices(committed_client, t.headers, b, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+            time.sleep(0.5)
+        issued = committed_client.post(
+            f"/api/agents/{a}/issue-switch-command", json={"target_pool_id": pools[1]}, headers=t.headers
+        ).json()
+        delivered = poll.result(timeout=10).json()
+    assert [c["id"] for c in delivered] == [issued["id"]]
+    assert looks == [a, a]  # when the poll arrived, and when its command was issued

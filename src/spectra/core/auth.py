@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from spectra.core.config import get_settings
 from spectra.core.context import set_actor
-from spectra.core.db import SessionDep
+from spectra.core.db import SessionDep, session_factory
 from spectra.core.errors import Forbidden, NotFound, Unauthorized
 from spectra.core.models import AdminCredential
 from spectra.core.security import generate_token, hash_token, hashes_match, token_prefix
@@ -141,6 +142,34 @@ def require_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
     if not caller.is_admin:
         raise Forbidden("this route needs the admin token", code="admin_required")
     return caller
+
+
+_read_only_binds: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _unconnected_read_only_session() -> Session:
+    """A session that takes no connection until used, and then only a read lock on SQLite."""
+    factory = session_factory()
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        read_only = _read_only_binds.get(bind)
+        if read_only is None:
+            read_only = _read_only_binds[bind] = bind.execution_options(sqlite_begin="DEFERRED")
+        return factory(bind=read_only)
+    return factory()
+
+
+async def unconnected_caller(request: Request) -> Caller:
+    """The token check without holding a database connection, for the agents' frequent requests (heartbeats,
+    registrations, long-polls): a cached token needs none, and a lookup reads on a session of its own, closed at
+    once. Thousands of such requests in flight must not each hold a pooled connection while they wait for a
+    worker thread or an event, and on SQLite a lookup must not take the write lock."""
+    session = _unconnected_read_only_session()
+    try:
+        return await get_caller(request, session)
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     event_retention_days: int = Field(default=7, ge=1)
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    event_watch_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="SQLite: how often a server reads the events other processes published, to wake the agents "
+        "they concern; 0 turns it off (this process then wakes long-polls for its own events only)",
+    )
     metrics_public: bool = Field(default=False, description="Serve /metrics without the admin token")
 
     # --- clock

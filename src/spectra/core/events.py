@@ -3,6 +3,11 @@
 In-process subscribers run in the publishing process once the transaction commits. SSE clients read the
 event log (so `Last-Event-ID` resume is exact) and are woken by the broker; on PostgreSQL a NOTIFY
 wakes the brokers of every worker process.
+
+An event may carry a wake key (an agent's id): waiters that asked for that key (the agent's long-poll) are woken
+by it and by nothing else, so a fleet of agents holding long-polls costs nothing while nothing happens to them.
+On SQLite, where other processes cannot notify, one thread per process reads the keys of new event-log rows
+every second instead of every waiter looking on its own.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +43,7 @@ class Event:
     client_id: str | None
     at: datetime
     payload: dict[str, Any]
+    wake_key: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -49,7 +56,7 @@ class Event:
 
     @classmethod
     def from_row(cls, row: EventLog) -> Event:
-        return cls(row.id, row.topic, row.client_id, row.at, row.payload)
+        return cls(row.id, row.topic, row.client_id, row.at, row.payload, row.wake_key)
 
 
 Handler = Callable[[Event], None]
@@ -74,26 +81,50 @@ def clear_subscribers() -> None:
     _in_transaction.clear()
 
 
+Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
 class Broker:
-    """Wakes coroutines waiting for new events; notify() is safe from any thread."""
+    """Wakes coroutines waiting for new events; notify() is safe from any thread. Waiters without a key are woken
+    by every event; a keyed waiter only by events with its key (or by `notify()` without keys, after a gap)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = set()
+        self._waiters: set[Waiter] = set()
+        self._keyed: dict[str, set[Waiter]] = {}
 
-    def notify(self) -> None:
+    def notify(self, keys: Iterable[str | None] | None = None) -> None:
+        """Wake every unkeyed waiter and the waiters of `keys`; every keyed waiter too when `keys` is None
+        (events may have been missed, e.g. while the listener reconnected)."""
         with self._lock:
-            waiters, self._waiters = self._waiters, set()
-        for loop, future in waiters:
+            woken, self._waiters = self._waiters, set()
+            if keys is None:
+                for group in self._keyed.values():
+                    woken |= group
+                self._keyed = {}
+            else:
+                for key in keys:
+                    if key is not None and key in self._keyed:
+                        woken |= self._keyed.pop(key)
+        for loop, future in woken:
             loop.call_soon_threadsafe(_resolve, future)
 
-    async def wait(self, timeout: float) -> bool:
+    def waiting(self, key: str) -> bool:
+        with self._lock:
+            return key in self._keyed
+
+    async def wait(self, timeout: float, key: str | None = None) -> bool:
         """True when woken by an event, False on timeout."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        key = (loop, future)
+        entry = (loop, future)
         with self._lock:
-            self._waiters.add(key)
+            if key is None:
+                self._waiters.add(entry)
+            else:
+                self._keyed.setdefault(key, set()).add(entry)
+        if key is not None and get_settings().is_sqlite and get_settings().event_watch_seconds > 0:
+            sqlite_watcher.ensure_running()
         try:
             await asyncio.wait_for(future, timeout)
             return True
@@ -101,7 +132,14 @@ class Broker:
             return False
         finally:
             with self._lock:
-                self._waiters.discard(key)
+                if key is None:
+                    self._waiters.discard(entry)
+                else:
+                    group = self._keyed.get(key)
+                    if group is not None:
+                        group.discard(entry)
+                        if not group:
+                            del self._keyed[key]
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -112,15 +150,19 @@ def _resolve(future: asyncio.Future[None]) -> None:
 broker = Broker()
 
 
-def publish(session: Session, topic: str, payload: dict[str, Any], client_id: str | None = None) -> EventLog:
-    """Record an event in the caller's transaction; it is delivered only if that transaction commits."""
-    row = EventLog(topic=topic, client_id=client_id, payload=payload)
+def publish(
+    session: Session, topic: str, payload: dict[str, Any], client_id: str | None = None, wake_key: str | None = None
+) -> EventLog:
+    """Record an event in the caller's transaction; it is delivered only if that transaction commits.
+    `wake_key` also wakes the waiters of that key (an agent's id wakes the agent's long-poll)."""
+    row = EventLog(topic=topic, client_id=client_id, payload=payload, wake_key=wake_key)
     session.add(row)
     session.flush()
     EVENTS_PUBLISHED.labels(topic=topic.split(".", 1)[0]).inc()
     if session.get_bind().dialect.name == "postgresql":
         # Delivered by PostgreSQL at commit to every listening worker (this one included).
-        session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": str(row.id)})
+        notice = f"{row.id} {wake_key or ''}".rstrip()
+        session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": notice})
     published = Event.from_row(row)
     for prefix, handler in list(_in_transaction):
         if topic.startswith(prefix):
@@ -155,7 +197,7 @@ def _after_commit(session: Session) -> None:
     if not pending:
         return
     if session.get_bind().dialect.name != "postgresql":
-        broker.notify()
+        broker.notify(evt.wake_key for evt in pending)
     for evt in pending:
         for prefix, handler in list(_subscribers):
             if evt.topic.startswith(prefix):
@@ -189,11 +231,67 @@ class PostgresListener:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     broker.notify()  # events may have been missed while (re)connecting
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=100):
-                            broker.notify()
+                        for notice in conn.notifies(timeout=1.0, stop_after=100):
+                            broker.notify([_wake_key(notice.payload)])
             except Exception as exc:
                 log.warning("event listener reconnecting: %s", exc)
                 self._stop.wait(1.0)
+
+
+def _wake_key(notice: str) -> str | None:
+    """A NOTIFY payload is "<event id>" or "<event id> <wake key>"."""
+    _, _, key = notice.partition(" ")
+    return key or None
+
+
+class SqliteEventWatcher:
+    """On SQLite, the keyed waiters' look-out for events other processes published: one thread per process reads
+    the wake keys of event-log rows newer than it last saw, every `SPECTRA_EVENT_WATCH_SECONDS`, and wakes those
+    keys (events of this process wake their waiters at commit; seeing them again costs a waiter one extra look)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.last_id: int | None = None
+        self._bind: object = None
+
+    def ensure_running(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="spectra-event-watch", daemon=True)
+                self._thread.start()
+
+    def check(self) -> int:
+        """Wake the keys of rows published since the last check; the number of keys woken."""
+        from spectra.core import repository
+        from spectra.core.db import session_scope
+
+        with session_scope(read_only=True) as session:
+            bind = session.get_bind()
+            if bind is not self._bind or self.last_id is None:
+                self._bind, self.last_id = bind, repository.last_event_id(session)
+                return 0
+            rows = repository.wake_keys_after(session, self.last_id)
+        if not rows:
+            return 0
+        self.last_id = rows[-1][0]
+        keys = {key for _, key in rows if key}
+        if keys:
+            broker.notify(keys)
+        return len(keys)
+
+    def _run(self) -> None:
+        while (every := get_settings().event_watch_seconds) > 0:
+            time.sleep(every)
+            try:
+                self.check()
+            except Exception as exc:  # the database may be briefly busy or gone (tests); the next look retries
+                log.debug("event watch failed: %s", exc)
+
+
+sqlite_watcher = SqliteEventWatcher()
 
 
 def poll_interval_seconds() -> float:

@@ -49,6 +49,8 @@ class EventLog(Base):
     topic: Mapped[str] = mapped_column(String(120), index=True)
     client_id: Mapped[str | None] = mapped_column(String(32), index=True)
     payload: Mapped[dict[str, Any]]
+    # Wakes the waiters of this key only (an agent's long-poll); see core/events.py.
+    wake_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyKey(Base):

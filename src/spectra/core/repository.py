@@ -35,6 +35,12 @@ def last_event_id(session: Session) -> int:
     return int(session.scalar(select(func.max(EventLog.id))) or 0)
 
 
+def wake_keys_after(session: Session, after_id: int, limit: int = 5000) -> list[tuple[int, str | None]]:
+    """(id, wake key) of the events after `after_id`, oldest first."""
+    stmt = select(EventLog.id, EventLog.wake_key).where(EventLog.id > after_id).order_by(EventLog.id).limit(limit)
+    return [(int(i), k) for i, k in session.execute(stmt)]
+
+
 def prune_events(session: Session, before: datetime) -> int:
     return _rowcount(session.execute(delete(EventLog).where(EventLog.at < before)))
 

@@ -45,5 +45,5 @@ def record(
         record_audit(session, event_type, entity_type, entity_id, pre, post, client_id=client_id)
     if topic is not None:
         payload = {"message": message, "agent_id": agent_id, "instance_id": instance_id, **(data or {})}
-        publish(session, topic, payload, client_id=client_id)
+        publish(session, topic, payload, client_id=client_id, wake_key=agent_id)
     return row

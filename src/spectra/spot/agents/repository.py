@@ -15,7 +15,28 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from spectra.core.db import new_id, utcnow
-from spectra.spot.models import Agent, Pool, SpotInstance, SpotPriceSnapshot
+from spectra.spot.commands.repository import OPEN as OPEN_COMMANDS
+from spectra.spot.models import Agent, Command, Pool, SpotInstance, SpotPriceSnapshot
+
+# What a heartbeat reads and answers with, in one statement: the agent's liveness and config, and how many
+# commands wait for it (the common beat is answered from this row, without loading the ORM object).
+_HEARTBEAT_VIEW = select(
+    Agent.id,
+    Agent.client_id,
+    Agent.status,
+    Agent.agent_version,
+    Agent.last_heartbeat_at,
+    Agent.heartbeat_interval_seconds,
+    Agent.auto_switch_enabled,
+    Agent.manual_replica_enabled,
+    Agent.auto_terminate_enabled,
+    Agent.terminate_wait_seconds,
+    Agent.config,
+    select(func.count(Command.id))
+    .where(Command.agent_id == Agent.id, Command.status.in_(OPEN_COMMANDS))
+    .scalar_subquery()
+    .label("open_commands"),
+)
 
 # Rows per INSERT statement: well below SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
@@ -55,6 +76,11 @@ _HEARTBEATS_SQLITE = text(
     WHERE spot_agents.id = beat.agent_id
     """
 )
+
+
+def heartbeat_view(session: Session, agent_id: str) -> Any:
+    """The agent's heartbeat view (a row with attribute access), or None."""
+    return session.execute(_HEARTBEAT_VIEW.where(Agent.id == agent_id)).one_or_none()
 
 
 @dataclass

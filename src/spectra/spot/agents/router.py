@@ -9,16 +9,16 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, status
 from starlette.concurrency import run_in_threadpool
 
 from spectra.core import write_gate
-from spectra.core.auth import Caller, CallerDep, get_caller
+from spectra.core.auth import Caller, CallerDep, unconnected_caller
 from spectra.core.clock import clock
 from spectra.core.config import get_settings
-from spectra.core.db import SessionDep, session_factory, session_scope
+from spectra.core.db import SessionDep, session_scope
 from spectra.core.errors import PROBLEM_RESPONSES
 from spectra.spot.agents import heartbeats, service
 from spectra.spot.agents.schemas import (
@@ -41,7 +41,6 @@ from spectra.spot.commands import service as commands
 from spectra.spot.commands.schemas import CommandOut, SwitchRequest
 from spectra.spot.instances import repository as inst_repo
 from spectra.spot.instances import service as instances
-from spectra.spot.models import Agent
 
 
 @contextlib.asynccontextmanager
@@ -55,34 +54,6 @@ router = APIRouter(
     prefix="/api/agents", tags=["spot: agents"], responses=PROBLEM_RESPONSES, lifespan=_flush_heartbeats_on_shutdown
 )
 client_router = APIRouter(prefix="/api/client", tags=["spot: agents"], responses=PROBLEM_RESPONSES)
-
-
-_read_only_binds: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-
-
-def _unconnected_read_only_session() -> Session:
-    """A session that takes no connection until used, and then only a read lock on SQLite."""
-    factory = session_factory()
-    bind = factory.kw.get("bind")
-    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-        read_only = _read_only_binds.get(bind)
-        if read_only is None:
-            read_only = _read_only_binds[bind] = bind.execution_options(sqlite_begin="DEFERRED")
-        return factory(bind=read_only)
-    return factory()
-
-
-async def _read_only_caller(request: Request) -> Caller:
-    """The platform's token check without holding a database connection: a cached token needs none, and a
-    lookup reads on a session of its own, closed at once. Heartbeats and registrations pass the SQLite write
-    gate (below), so a lookup must not take the write lock; and thousands of them in flight must not each hold
-    a pooled connection while they wait for a worker thread (the pool would run dry before the threads)."""
-    session = _unconnected_read_only_session()
-    try:
-        return await get_caller(request, session)
-    finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
 
 
 # A heartbeat only reads in the usual case (it is coalesced in memory): a burst of registrations queued on
@@ -124,14 +95,14 @@ def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
 
 
 @router.post("/register", response_model=RegisterOut)
-async def register(body: AgentRegister, caller: Annotated[Caller, Depends(_read_only_caller)]) -> RegisterOut:
+async def register(body: AgentRegister, caller: Annotated[Caller, Depends(unconnected_caller)]) -> RegisterOut:
     """Register an agent installation. The same `installation_id` gets the same agent back; a new
     installation (or none given) always gets a new agent id."""
     async with _registration_lane(), write_gate.hold():
         return await run_in_threadpool(_register, caller, body)
 
 
-def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int, status: str | None = None) -> HeartbeatOut:
+def _heartbeat_out(agent: Any, now: datetime, missed: int, pending: int, status: str | None = None) -> HeartbeatOut:
     return HeartbeatOut(
         agent_id=agent.id,
         status=status or agent.status,
@@ -143,14 +114,14 @@ def _heartbeat_out(agent: Agent, now: datetime, missed: int, pending: int, statu
 
 
 def _buffered_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: datetime) -> HeartbeatOut | None:
-    # Read-only, and the connection is taken and returned within this one worker-thread call.
+    # One read of one row; the connection is taken and returned within this one worker-thread call.
     with session_scope(read_only=True) as session:
-        agent = instances.get_agent(session, agent_id, caller)
-        counted = service.buffer_heartbeat(session, agent, body, now)
-        if counted is None:
-            return None
-        missed, pending, status = counted
-        return _heartbeat_out(agent, now, missed, pending, status)
+        view = service.heartbeat_view(session, agent_id, caller)
+    counted = service.buffer_heartbeat(view, body, now)
+    if counted is None:
+        return None
+    missed, pending, status = counted
+    return _heartbeat_out(view, now, missed, pending, status)
 
 
 def _written_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: datetime) -> HeartbeatOut:
@@ -161,14 +132,33 @@ def _written_heartbeat(caller: Caller, agent_id: str, body: Heartbeat, now: date
         return _heartbeat_out(agent, now, missed, pending)
 
 
+# Heartbeats are many and short: a few threads answer them all, in turn. Dozens of threads each doing a little
+# would share the GIL with the request that holds SQLite's single writer (a registration, a price report, a
+# command), and every time it waits on the database it would queue behind all of them to run again.
+HEARTBEAT_THREADS = 4
+_heartbeat_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _heartbeat_threads() -> anyio.CapacityLimiter:
+    loop = asyncio.get_running_loop()
+    limiter = _heartbeat_limiters.get(loop)
+    if limiter is None:
+        limiter = _heartbeat_limiters[loop] = anyio.CapacityLimiter(HEARTBEAT_THREADS)
+    return limiter
+
+
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
 async def heartbeat(
-    agent_id: str, body: Heartbeat, caller: Annotated[Caller, Depends(_read_only_caller)]
+    agent_id: str, body: Heartbeat, caller: Annotated[Caller, Depends(unconnected_caller)]
 ) -> HeartbeatOut:
     """Heartbeat; answers with the agent's current config and how many commands wait for it."""
     # Liveness is written within SPECTRA_HEARTBEAT_FLUSH_SECONDS (heartbeats.py); a status change at once.
     now = clock.now()
-    answer = await run_in_threadpool(_buffered_heartbeat, caller, agent_id, body, now)
+    answer = await anyio.to_thread.run_sync(
+        _buffered_heartbeat, caller, agent_id, body, now, limiter=_heartbeat_threads()
+    )
     if answer is None:
         async with write_gate.hold():
             answer = await run_in_threadpool(_written_heartbeat, caller, agent_id, body, now)

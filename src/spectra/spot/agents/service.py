@@ -132,9 +132,19 @@ def _with_reference(session: Session, pool: Pool) -> None:
         pricing.fill_reference(session, pool)
 
 
-def missed_since_last(agent: Agent, now: datetime) -> int:
-    """Beats missed before this one. A gap of k intervals means k−1 missed beats; half an interval of slack,
-    so jitter is not a miss. The last beat is the newer of the database's and this process's pending one."""
+def heartbeat_view(session: Session, agent_id: str, caller: Caller) -> Any:
+    """What a heartbeat reads (the agent's liveness, config and open commands: one row), in the caller's tenant."""
+    view = agent_repo.heartbeat_view(session, agent_id)
+    if view is None:
+        raise NotFound("agent not found")
+    caller.ensure_tenant(view.client_id, "agent")
+    return view
+
+
+def missed_since_last(agent: Any, now: datetime) -> int:
+    """Beats missed before this one (`agent`: the agent or its heartbeat view). A gap of k intervals means k−1
+    missed beats; half an interval of slack, so jitter is not a miss. The last beat is the newer of the
+    database's and this process's pending one."""
     last = agent.last_heartbeat_at
     pending = heartbeats.buffer.newest(agent.id)
     if pending is not None and (last is None or pending > last):
@@ -145,18 +155,18 @@ def missed_since_last(agent: Agent, now: datetime) -> int:
     return max(0, math.floor(gap / max(1, agent.heartbeat_interval_seconds) + 0.5) - 1)
 
 
-def buffer_heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int, str] | None:
-    """The usual heartbeat: counted in memory and written with the next flush (see heartbeats.py), which also
-    brings a stale or offline agent back online, with its activity record, in the same transaction.
-    (missed beats, open commands, status), or None when this beat must be written at once: a new agent
-    version, an agent that was replaced or deleted, or coalescing turned off."""
-    if get_settings().heartbeat_flush_seconds <= 0 or agent.status not in heartbeats.REVIVABLE:
+def buffer_heartbeat(view: Any, body: Heartbeat, now: datetime) -> tuple[int, int, str] | None:
+    """The usual heartbeat, answered from the agent's heartbeat view: counted in memory and written with the
+    next flush (see heartbeats.py), which also brings a stale or offline agent back online, with its activity
+    record, in the same transaction. (missed beats, open commands, status), or None when this beat must be
+    written at once: a new agent version, an agent that was replaced or deleted, or coalescing turned off."""
+    if get_settings().heartbeat_flush_seconds <= 0 or view.status not in heartbeats.REVIVABLE:
         return None
-    if body.agent_version and body.agent_version != agent.agent_version:
+    if body.agent_version and body.agent_version != view.agent_version:
         return None
-    missed = missed_since_last(agent, now)
-    heartbeats.record(agent.id, now, missed)
-    return missed, cmd_repo.count_open(session, agent.id), "online"
+    missed = missed_since_last(view, now)
+    heartbeats.record(view.id, now, missed)
+    return missed, int(view.open_commands), "online"
 
 
 def heartbeat(session: Session, agent: Agent, body: Heartbeat, now: datetime) -> tuple[int, int]:

@@ -6,14 +6,14 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from spectra.core.auth import Caller, CallerDep
+from spectra.core.auth import Caller, CallerDep, unconnected_caller
 from spectra.core.clock import clock
 from spectra.core.db import SessionDep, session_scope
 from spectra.core.errors import PROBLEM_RESPONSES
-from spectra.core.events import broker, poll_interval_seconds
+from spectra.core.events import broker
 from spectra.spot.commands import service
 from spectra.spot.commands.schemas import CommandAck, CommandExecuted, CommandOut
 from spectra.spot.instances import service as instances
@@ -37,26 +37,27 @@ def _take(caller: Caller, agent_id: str) -> list[CommandOut]:
 @router.get("/{agent_id}/pending-commands", response_model=list[CommandOut])
 async def pending_commands(
     agent_id: str,
-    caller: CallerDep,
-    session: SessionDep,
+    caller: Annotated[Caller, Depends(unconnected_caller)],
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_SECONDS, description="Long-poll: hold up to this many seconds for a command")
     ] = 0,
 ) -> list[CommandOut]:
     """Commands for the agent, highest priority first (marked delivered). With `wait`, the request is held
     until a command is issued (it arrives within a second of being issued) or the wait runs out."""
-    await run_in_threadpool(session.close)  # hold no database connection while waiting
+    # A waiting poll holds no database connection and costs nothing until an event about this agent wakes it
+    # (core/events.py: keyed waiters), so every agent of a fleet may hold one.
     deadline = time.monotonic() + wait
     while True:
         remaining = deadline - time.monotonic()
         # Register as a waiter before looking, so a command committed in between still wakes us.
-        waiter = asyncio.ensure_future(broker.wait(max(0.0, min(remaining, poll_interval_seconds()))))
+        waiter = asyncio.ensure_future(broker.wait(max(0.0, remaining), key=agent_id))
         await asyncio.sleep(0)
         found = await run_in_threadpool(_take, caller, agent_id)
         if found or remaining <= 0:
             waiter.cancel()
             return found
-        await waiter
+        if not await waiter:
+            return []  # nothing about this agent happened while it waited
 
 
 @router.post("/{agent_id}/commands/{command_id}/executed", response_model=CommandAck)
