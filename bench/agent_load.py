@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -34,17 +35,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import contextlib
-
+from _loopback import LoopbackError, LoopbackPool
 from _report import markdown_table, save_plot, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +76,7 @@ class Sample:
     seconds: float
     kind: str  # register | heartbeat | prices
     ok: bool
+    status: int  # HTTP status; 0 when the connection failed or the answer timed out
 
 
 @dataclass
@@ -92,26 +95,32 @@ class Run:
 
 @dataclass
 class Channel:
-    """One tenant's HTTP client. Requests wait for a free connection here, not in httpx's pool, whose queue
-    is scanned on every release (thousands of agents waiting there would cost the client its CPU). Real agents
-    each have their own connection, so a heartbeat never queues behind another agent's registration: the two
-    get separate connections here too."""
+    """One tenant's connections. Real agents each have their own connection, so a heartbeat never queues behind
+    another agent's registration: the two get separate pools here too."""
 
-    http: httpx.AsyncClient
-    slots: asyncio.Semaphore
-    register_slots: asyncio.Semaphore
+    beats: LoopbackPool
+    registrations: LoopbackPool
 
 
-async def _post(channel: Channel, run: Run, kind: str, path: str, body: dict[str, Any]) -> httpx.Response | None:
+@dataclass
+class Answer:
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+async def _post(channel: Channel, run: Run, kind: str, path: str, body: dict[str, Any]) -> Answer | None:
     sent = time.perf_counter()  # waiting for a connection counts: the agent's request is late either way
-    async with channel.register_slots if kind == "register" else channel.slots:
-        try:
-            response: httpx.Response | None = await channel.http.post(path, json=body)
-        except httpx.HTTPError:
-            response = None
-    ok = response is not None and response.status_code == 200
-    run.samples.append(Sample(sent, time.perf_counter() - sent, kind, ok))
-    return response
+    pool = channel.registrations if kind == "register" else channel.beats
+    try:
+        answer: Answer | None = Answer(*await pool.post(path, body))
+    except LoopbackError:
+        answer = None
+    status = answer.status_code if answer is not None else 0
+    run.samples.append(Sample(sent, time.perf_counter() - sent, kind, status == 200, status))
+    return answer
 
 
 async def agent_life(
@@ -261,14 +270,7 @@ async def run_load(
     ids: list[str | None] = [None] * args.agents
     # Loopback keep-alive connections: enough to keep the server's workers busy, few enough that the client's
     # event loop is not spread over thousands of sockets. Long polls get their own pool so they never block beats.
-    limits = httpx.Limits(max_connections=2 * args.connections, max_keepalive_connections=2 * args.connections)
-    clients = [
-        httpx.AsyncClient(base_url=url, limits=limits, timeout=60, headers={"Authorization": f"Bearer {t}"})
-        for t in tokens
-    ]
-    channels = [
-        Channel(http, asyncio.Semaphore(args.connections), asyncio.Semaphore(args.connections)) for http in clients
-    ]
+    channels = [Channel(LoopbackPool(url, t, args.connections), LoopbackPool(url, t, args.connections)) for t in tokens]
     poll_limits = httpx.Limits(max_connections=args.pollers * 2 + 2)
     poll_http = httpx.AsyncClient(
         base_url=url, limits=poll_limits, timeout=60, headers={"Authorization": f"Bearer {tokens[0]}"}
@@ -319,6 +321,7 @@ async def run_load(
         (
             {
                 "job": r["job_name"],
+                "started_s": round((datetime.fromisoformat(r["started_at"]) - wall_started).total_seconds(), 1),
                 "seconds": round(
                     (
                         datetime.fromisoformat(r["finished_at"]) - datetime.fromisoformat(r["started_at"])
@@ -333,7 +336,10 @@ async def run_load(
     )
     received = sum(a["heartbeats_received"] for a in listed if a["id"] in ours)
     counted_missed = sum(a["heartbeats_missed"] for a in listed if a["id"] in ours)
-    for http in (*clients, poll_http, admin):
+    for channel in channels:
+        await channel.beats.aclose()
+        await channel.registrations.aclose()
+    for http in (poll_http, admin):
         await http.aclose()
     return run, {
         "started": started,
@@ -355,6 +361,15 @@ def _beats_due(first: float, interval: float, start: float, end: float) -> int:
     k_from = max(0, math.ceil((start - first) / interval))
     k_to = math.ceil((end - first) / interval)
     return max(0, k_to - k_from)
+
+
+def _by_status(failed: Iterable[Sample]) -> dict[str, int]:
+    """Failed requests by kind and status (0: no answer within the client's timeout, or no connection)."""
+    counts: dict[str, int] = {}
+    for sample in failed:
+        key = f"{sample.kind} {sample.status}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def summarise(run: Run, extra: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
@@ -394,6 +409,7 @@ def summarise(run: Run, extra: dict[str, Any], args: argparse.Namespace) -> dict
         "heartbeat_p99_ms": ms([s.seconds for s in steady if s.kind == "heartbeat"], 99),
         "price_report_p99_ms": ms([s.seconds for s in steady if s.kind == "prices"], 99),
         "errors_steady": sum(1 for s in steady if not s.ok),
+        "errors_steady_by_status": _by_status(s for s in steady if not s.ok),
         "heartbeat_late_rate": round(late_rate, 5) if late_rate is not None else None,
         "server_heartbeat_miss_rate": round(missed / judged, 5) if judged else None,
         "server_checks": len(checks_steady),
@@ -410,6 +426,7 @@ def summarise(run: Run, extra: dict[str, Any], args: argparse.Namespace) -> dict
             "register_p99_ms": ms(registrations, 99),
             "p99_ms": ms([s.seconds for s in startup], 99),
             "errors": sum(1 for s in startup if not s.ok),
+            "errors_by_status": _by_status(s for s in startup if not s.ok),
             "heartbeat_late_rate": round(sum(beats_all) / len(beats_all), 5) if beats_all else None,
         },
         "longest_jobs": extra["jobs"][:5],
