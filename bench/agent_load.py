@@ -1,22 +1,26 @@
 """Agent load: N simulated agents register, heartbeat every interval and report prices against a live server on
 loopback (`spectra serve`; with several workers `spectra scheduler` runs beside them), while commands are issued
-to long-polling agents and the time they take to arrive is measured.
+to random agents and the time they take to arrive is measured.
 
     python bench/agent_load.py --agents 1000 [--seconds 120] [--interval 30] [--database-url URL] [--workers 4]
                                [--reset-database] [--out DIR]
 
-The fleet boots spread over one interval, like a real one; each agent registers, then beats on its own schedule
-and reports three prices every `--price-every` beats. "Start-up" lasts until every agent has registered;
-"steady" is the `--seconds` after that. Figures:
+The fleet boots spread over one interval, like a real one. Each agent behaves as `spectra agent run` does, on one
+keep-alive connection of its own: it registers, then beats with each beat held open by the server as its
+long-poll for commands (answered a second before the next beat is due, or as soon as a command is open), takes
+and acknowledges the commands a beat announces, and reports three prices every `--price-every` beats. So every
+agent of the fleet is waiting for commands all the time, and the server holds one connection per agent.
+"Start-up" lasts until every agent has registered; "steady" is the `--seconds` after that. Figures:
 
-- sustained req/s and p50/p99 latency of the steady phase, and the ratio of requests served to requests the fleet
-  offered in the same window (the baseline: 1.0 means the server kept up);
-- client-side late rate: of the heartbeats due in the steady phase, those that failed, finished more than half an
-  interval after they were due, or never came;
+- sustained req/s and p50/p99 latency of the steady phase (a beat's latency: until the server took it, the
+  liveness time it records), and the ratio of requests served to requests the fleet offered in the same window
+  (the baseline: 1.0 means the server kept up);
+- client-side late rate: of the beats sent in the steady phase, those that failed or came after a gap the server
+  charges as missed (over 1.5 intervals), and agents left silent that long at the end;
 - server-side miss rate: at every check (`--check-every`), an agent whose last heartbeat recorded by the server
   (GET /api/admin/agents) is older than two intervals is missed;
 - the server's own counted miss rate (heartbeats_missed / (received + missed) of the bench's agents);
-- command delivery p99: from sending `issue-switch-command` to the long-polling agent receiving the command;
+- command delivery p99: from sending `issue-switch-command` to the agent holding the command;
 - CPU seconds of the bench (client) and of the server processes, to say which side limits the figures.
 
 Targets: miss rate < 5 %, command delivery p99 < 1 s. The last line printed is the JSON summary.
@@ -28,7 +32,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import random
 import subprocess
@@ -74,7 +77,7 @@ def percentile(values: list[float], q: float) -> float | None:
 class Sample:
     sent: float  # perf_counter when the request was sent
     seconds: float
-    kind: str  # register | heartbeat | prices
+    kind: str  # register | heartbeat (seconds until the server took it) | prices | commands | executed
     ok: bool
     status: int  # HTTP status; 0 when the connection failed or the answer timed out
 
@@ -90,16 +93,8 @@ class Run:
     commands_issued: int = 0
     commands_refused: int = 0
     registered_at: dict[str, float] = field(default_factory=dict)  # agent id -> perf_counter
+    last_taken: dict[str, float] = field(default_factory=dict)  # agent id -> when the server took its last beat
     startup_done: float | None = None
-
-
-@dataclass
-class Channel:
-    """One tenant's connections. Real agents each have their own connection, so a heartbeat never queues behind
-    another agent's registration: the two get separate pools here too."""
-
-    beats: LoopbackPool
-    registrations: LoopbackPool
 
 
 @dataclass
@@ -111,11 +106,13 @@ class Answer:
         return orjson.loads(self.body)
 
 
-async def _post(channel: Channel, run: Run, kind: str, path: str, body: dict[str, Any]) -> Answer | None:
-    sent = time.perf_counter()  # waiting for a connection counts: the agent's request is late either way
-    pool = channel.registrations if kind == "register" else channel.beats
+async def _post(pool: LoopbackPool, run: Run, kind: str, path: str, body: dict[str, Any] | None) -> Answer | None:
+    sent = time.perf_counter()
     try:
-        answer: Answer | None = Answer(*await pool.post(path, body))
+        if body is None:
+            answer: Answer | None = Answer(*await pool.request("GET", path))
+        else:
+            answer = Answer(*await pool.post(path, body))
     except LoopbackError:
         answer = None
     status = answer.status_code if answer is not None else 0
@@ -125,13 +122,17 @@ async def _post(channel: Channel, run: Run, kind: str, path: str, body: dict[str
 
 async def agent_life(
     n: int,
-    http: Channel,
+    pool: LoopbackPool,
     run: Run,
     ids: list[str | None],
     boot_at: float,
     stop: asyncio.Event,
     price_every: int,
+    issued: dict[str, float],
 ) -> None:
+    """One agent as `spectra agent run` behaves: register, then beat with each beat held open as the long-poll
+    for commands (answered at once when one is open), take and acknowledge the commands a beat announces, and
+    report prices every `price_every` beats. One keep-alive connection, like a real agent."""
     await asyncio.sleep(max(0.0, boot_at - time.perf_counter()))
     body = {
         "installation_id": f"load-{n}",
@@ -143,30 +144,61 @@ async def agent_life(
         "agent_version": "load-1",
     }
     agent_id = None
-    for attempt in range(6):  # a real agent retries with back-off while the server is busy
-        response = await _post(http, run, "register", "/api/agents/register", body)
+    attempt = 0
+    while not stop.is_set():  # a real agent retries with back-off (full jitter) until the server takes it
+        response = await _post(pool, run, "register", "/api/agents/register", body)
         if response is not None and response.status_code == 200:
             agent_id = str(response.json()["agent_id"])
             break
-        await asyncio.sleep(min(30.0, 0.5 * 2**attempt) * random.random())
+        attempt += 1
+        await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)) * random.random())
     ids[n] = agent_id
     if agent_id is None or stop.is_set():
         return
     run.registered_at[agent_id] = time.perf_counter()
-    interval = run.interval
-    due = time.perf_counter()
+    hold = hold_seconds(run.interval)
+    beat_path = f"/api/agents/{agent_id}/heartbeat?wait={hold:g}"
+    beat_body = {"status": "running", "instance_id": body["instance_id"], "agent_version": "load-1"}
     rng = random.Random(n)
     beat = rng.randrange(price_every)  # price reports spread over the fleet, not all on the same beat
+    last_taken: float | None = None
+    failures = 0
     while not stop.is_set():
-        response = await _post(
-            http,
-            run,
-            "heartbeat",
-            f"/api/agents/{agent_id}/heartbeat",
-            {"status": "running", "instance_id": body["instance_id"], "agent_version": "load-1"},
-        )
-        ok = response is not None and response.status_code == 200
-        run.heartbeats.append((due, not ok or time.perf_counter() - due > interval / 2))
+        sent, sent_wall = time.perf_counter(), time.time()
+        try:
+            status, raw = await pool.post(beat_path, beat_body)
+        except LoopbackError:
+            status, raw = 0, b""
+        if status != 200:
+            run.samples.append(Sample(sent, time.perf_counter() - sent, "heartbeat", False, status))
+            run.heartbeats.append((sent, True))
+            failures += 1
+            await asyncio.sleep(min(30.0, 0.5 * 2**failures) * random.random())
+            continue
+        failures = 0
+        answer = orjson.loads(raw)
+        # A beat counts when the server takes it (the liveness time it records); the answer is held after that.
+        taken = datetime.fromisoformat(answer["server_time"]).timestamp()
+        taken_at = sent + (taken - sent_wall)  # on the perf_counter scale
+        run.samples.append(Sample(sent, max(0.0, taken - sent_wall), "heartbeat", True, 200))
+        # Late: the server saw a gap the agent's own miss count would charge (more than 1.5 intervals).
+        run.heartbeats.append((sent, last_taken is not None and taken_at - last_taken > 1.5 * run.interval))
+        last_taken = run.last_taken[agent_id] = taken_at
+        if answer["pending_commands"]:
+            commands = await _post(pool, run, "commands", f"/api/agents/{agent_id}/pending-commands", None)
+            received = time.perf_counter()
+            for command in commands.json() if commands is not None and commands.status_code == 200 else []:
+                issued_at = issued.pop(command["request_id"].rsplit(":", 1)[-1], None)
+                if issued_at is not None:
+                    run.delivery.append(received - issued_at)
+                    run.delivered_at.append((issued_at, received - issued_at))
+                await _post(
+                    pool,
+                    run,
+                    "executed",
+                    f"/api/agents/{agent_id}/commands/{command['id']}/executed",
+                    {"success": True, "result": {}},
+                )
         beat += 1
         if beat % price_every == 0:
             prices = [
@@ -174,43 +206,33 @@ async def agent_life(
                 for z in ZONES
             ]
             await _post(
-                http,
+                pool,
                 run,
                 "prices",
                 f"/api/agents/{agent_id}/pricing-report",
                 {"instance_id": body["instance_id"], "prices": prices},
             )
-        due += interval
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))  # cancelled when the run ends
 
 
-async def long_poller(
-    agent_id: str, http: httpx.AsyncClient, run: Run, stop: asyncio.Event, issued: dict[str, float]
-) -> None:
-    while not stop.is_set():
-        try:
-            response = await http.get(f"/api/agents/{agent_id}/pending-commands", params={"wait": 20}, timeout=40)
-        except httpx.HTTPError:
-            await asyncio.sleep(0.5)
-            continue
-        received = time.perf_counter()
-        for command in response.json() if response.status_code == 200 else []:
-            sent = issued.pop(command["request_id"].rsplit(":", 1)[-1], None)
-            if sent is not None:
-                run.delivery.append(received - sent)
-                run.delivered_at.append((sent, received - sent))
-            await http.post(
-                f"/api/agents/{agent_id}/commands/{command['id']}/executed", json={"success": True, "result": {}}
-            )
+def hold_seconds(interval: float) -> float:
+    """How long an agent's beat is held for commands: the answer comes a second before the next beat is due
+    (as `spectra agent run` does)."""
+    return max(0.0, interval - 1.0)
 
 
 async def issue_commands(
-    http: httpx.AsyncClient, run: Run, pollers: list[str], stop: asyncio.Event, issued: dict[str, float], every: float
+    http: httpx.AsyncClient,
+    run: Run,
+    ids: list[str | None],
+    stop: asyncio.Event,
+    issued: dict[str, float],
+    every: float,
 ) -> None:
+    """A command every `every` seconds to a random agent of the first tenant that has none on its way."""
     rng = random.Random(11)
     while not stop.is_set():
         waiting = {rid.split("/", 1)[0] for rid in issued}
-        free = [a for a in pollers if a not in waiting]
+        free = [a for a in ids[::CLIENTS] if a is not None and a not in waiting]
         if free:
             target = rng.choice(free)
             request_id = f"{target}/{rng.getrandbits(48):x}"
@@ -268,45 +290,37 @@ async def run_load(
     random.seed(7)
     stop = asyncio.Event()
     ids: list[str | None] = [None] * args.agents
-    # Loopback keep-alive connections: enough to keep the server's workers busy, few enough that the client's
-    # event loop is not spread over thousands of sockets. Long polls get their own pool so they never block beats.
-    channels = [Channel(LoopbackPool(url, t, args.connections), LoopbackPool(url, t, args.connections)) for t in tokens]
-    poll_limits = httpx.Limits(max_connections=args.pollers * 2 + 2)
-    poll_http = httpx.AsyncClient(
-        base_url=url, limits=poll_limits, timeout=60, headers={"Authorization": f"Bearer {tokens[0]}"}
-    )
+    # One keep-alive connection per agent, as a real fleet has: every agent holds its beat open on it.
+    pools = [
+        LoopbackPool(url, tokens[n % len(tokens)], 1, timeout=hold_seconds(args.interval) + 60)
+        for n in range(args.agents)
+    ]
+    commander = httpx.AsyncClient(base_url=url, timeout=60, headers={"Authorization": f"Bearer {tokens[0]}"})
     admin = httpx.AsyncClient(base_url=url, timeout=120, headers={"Authorization": f"Bearer {admin_token}"})
     started = time.perf_counter()
     wall_started = datetime.now(UTC)
     cpu_started = time.process_time()
     boots = [started + random.uniform(0, args.interval) for _ in range(args.agents)]
+    issued: dict[str, float] = {}
     lives = [
-        asyncio.create_task(agent_life(n, channels[n % len(channels)], run, ids, boots[n], stop, args.price_every))
+        asyncio.create_task(agent_life(n, pools[n], run, ids, boots[n], stop, args.price_every, issued))
         for n in range(args.agents)
     ]
     checker = asyncio.create_task(check_server(admin, run, stop, args.check_every))
-    issued: dict[str, float] = {}
-    side_tasks: list[asyncio.Task[None]] = []
+    side_tasks = [asyncio.create_task(issue_commands(commander, run, ids, stop, issued, args.command_every))]
     deadline = started + args.interval + args.max_startup
     while time.perf_counter() < deadline:
         if all(task.done() or ids[n] is not None for n, task in enumerate(lives)) and time.perf_counter() > max(boots):
             break
-        if not side_tasks:
-            # Long-pollers: the first agents of the first client, as soon as they exist.
-            pollers = [ids[n] for n in range(0, args.agents, CLIENTS) if ids[n] is not None][: args.pollers]
-            if len(pollers) == min(args.pollers, (args.agents + CLIENTS - 1) // CLIENTS):
-                side_tasks = [asyncio.create_task(long_poller(a, poll_http, run, stop, issued)) for a in pollers if a]
-                side_tasks.append(
-                    asyncio.create_task(
-                        issue_commands(poll_http, run, [a for a in pollers if a], stop, issued, args.command_every)
-                    )
-                )
         await asyncio.sleep(0.5)
     run.startup_done = time.perf_counter()
     await asyncio.sleep(args.seconds)
     stop.set()
     ended = time.perf_counter()
     cpu_client = time.process_time() - cpu_started
+    # Beats held when the window closed are answered within a hold: wait for them, so that every beat the server
+    # took in the window is counted (the agents stop after their current beat).
+    await asyncio.wait(lives, timeout=hold_seconds(args.interval) + 15)
     for task in (*lives, *side_tasks):
         task.cancel()
     await asyncio.gather(*lives, *side_tasks, checker, return_exceptions=True)
@@ -336,10 +350,9 @@ async def run_load(
     )
     received = sum(a["heartbeats_received"] for a in listed if a["id"] in ours)
     counted_missed = sum(a["heartbeats_missed"] for a in listed if a["id"] in ours)
-    for channel in channels:
-        await channel.beats.aclose()
-        await channel.registrations.aclose()
-    for http in (poll_http, admin):
+    for pool in pools:
+        await pool.aclose()
+    for http in (commander, admin):
         await http.aclose()
     return run, {
         "started": started,
@@ -354,15 +367,6 @@ async def run_load(
     }
 
 
-def _beats_due(first: float, interval: float, start: float, end: float) -> int:
-    """How many of the beats due at first, first + interval, … fall in [start, end)."""
-    if end <= start:
-        return 0
-    k_from = max(0, math.ceil((start - first) / interval))
-    k_to = math.ceil((end - first) / interval)
-    return max(0, k_to - k_from)
-
-
 def _by_status(failed: Iterable[Sample]) -> dict[str, int]:
     """Failed requests by kind and status (0: no answer within the client's timeout, or no connection)."""
     counts: dict[str, int] = {}
@@ -375,20 +379,20 @@ def _by_status(failed: Iterable[Sample]) -> dict[str, int]:
 def summarise(run: Run, extra: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     started, ended = extra["started"], extra["ended"]
     steady_from = run.startup_done or started
-    steady = [s for s in run.samples if s.sent >= steady_from]
+    steady = [s for s in run.samples if steady_from <= s.sent < ended]
     startup = [s for s in run.samples if s.sent < steady_from]
     steady_seconds = max(1e-9, ended - steady_from)
     # Throughput counts answers that arrived in the window, whenever their request was sent.
     served = sum(1 for s in run.samples if s.ok and steady_from <= s.sent + s.seconds < ended) / steady_seconds
-    offered = extra["registered"] / args.interval * (1 + 1 / args.price_every)
-    # Late: beats due in the window that failed or came more than half an interval after they were due, and
-    # beats that were due but never came (a server far behind leaves them queued at the end).
+    # A fleet of agents that each beat every hold (plus a price report every `price_every` beats).
+    offered = extra["registered"] / max(1.0, hold_seconds(args.interval)) * (1 + 1 / args.price_every)
+    # Late: beats sent in the window that failed or came after a gap the server charges as missed (over 1.5
+    # intervals), plus one for each agent whose last beat the server took is that old when the window closes
+    # (a server far behind leaves beats queued, and they never come).
     judged_until = ended - args.interval / 2
-    on_time = sum(1 for due, late in run.heartbeats if steady_from <= due < judged_until and not late)
-    due_in_window = sum(
-        _beats_due(first, args.interval, steady_from, judged_until) for first in run.registered_at.values()
-    )
-    late_rate = max(0.0, 1 - on_time / due_in_window) if due_in_window else None
+    judged = [late for sent, late in run.heartbeats if steady_from <= sent < judged_until]
+    silent = sum(1 for taken in run.last_taken.values() if judged_until - taken > 1.5 * args.interval)
+    late_rate = (sum(judged) + silent) / (len(judged) + silent) if judged or silent else None
     beats_all = [late for _, late in run.heartbeats]
     checks_steady = [(j, m) for at, j, m in run.checks if at >= steady_from]
 
@@ -530,15 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=120, help="steady phase after every agent registered")
     parser.add_argument("--interval", type=float, default=30, help="heartbeat interval, seconds")
     parser.add_argument("--price-every", type=int, default=10, help="a price report every this many heartbeats")
-    parser.add_argument("--pollers", type=int, default=5, help="agents that long-poll for commands")
     parser.add_argument("--command-every", type=float, default=1.0, help="seconds between issued commands")
     parser.add_argument("--check-every", type=float, default=10.0, help="seconds between server-side checks")
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=32,
-        help="connections per tenant for beats and prices (as many again for registrations)",
-    )
     parser.add_argument("--max-startup", type=float, default=600, help="give up waiting for registrations after")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--reset-database", action="store_true", help="drop every table of --database-url first")
@@ -674,8 +671,9 @@ def main() -> None:
     ]
     markdown = (
         f"# Agent load: {args.agents} agents, {database}, {workers} worker(s)\n\n"
-        f"Heartbeat every {args.interval:g} s, a price report every {args.price_every} beats, {args.pollers} "
-        f"long-polling agents receiving a command every {args.command_every:g} s; steady phase {args.seconds:g} s.\n\n"
+        f"Each agent holds its heartbeat open as its long-poll for commands ({hold_seconds(args.interval):g} s, so "
+        f"a beat every {args.interval:g} s at most), reports prices every {args.price_every} beats; a command to a "
+        f"random agent every {args.command_every:g} s; steady phase {args.seconds:g} s.\n\n"
         + markdown_table(["figure", "value"], rows)
         + "\n\n"
         + "\n".join(f"![{p}]({p})" for p in plots)

@@ -413,7 +413,12 @@ def agent_run(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    agent.run(stop, price_interval=price_interval)
+    # The loop runs beside the main thread, which handles the signals: a stop does not wait out a held beat.
+    loop = threading.Thread(target=agent.run, args=(stop, price_interval), name="agent", daemon=True)
+    loop.start()
+    while loop.is_alive() and not stop.wait(1.0):
+        pass
+    agent.wait_stopped(loop)
 
 
 @agent_app.command("fleet")

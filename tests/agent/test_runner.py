@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from spectra.agent.cloud import CloudError
+from spectra.agent.cloud import CloudError, Notice
 from spectra.agent.runner import Agent
 from spectra.agent.sim import SimBackend
 from spectra.agent.state import StateStore
@@ -224,3 +227,49 @@ def test_zombies_past_their_grace_period_are_terminated_and_reported(live_server
     assert roles == {old_instance.id: "TERMINATED", new_instance.id: "PRIMARY"}
     assert http.get(f"/api/agents/{agent.agent_id}/instances-to-terminate").json() == []
     assert moved.clean_up() == 0 and moved.store.state.outbox == []
+
+
+def test_the_loop_holds_its_beat_open_and_a_notice_brings_the_command_at_once(
+    live_server, tenant, tmp_path: Path
+) -> None:
+    """The loop holds each beat open as its long-poll (one request per interval, however large the fleet), and its
+    watcher reports a termination notice while a beat is held: the emergency command it causes ends the held beat
+    and is executed within seconds, not at the next beat."""
+    cloud = _cloud()
+    instance = cloud.launch(A, "spot", "boot")
+    agent = _agent(live_server.url, tenant.token, cloud, instance.id, tmp_path / "state.json")
+    sent: list[str] = []
+    request = agent.server.request
+
+    def counted(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(path.rsplit("/", 1)[-1])
+        return request(method, path, *args, **kwargs)
+
+    agent.server.request = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+    loop = threading.Thread(target=agent.run, args=(stop,), kwargs={"watch_interval": 0.1}, daemon=True)
+    loop.start()
+    try:
+        _until(lambda: agent.holding)
+        time.sleep(0.5)  # the beat stays held: nothing to deliver
+        assert agent.holding and sent.count("heartbeat") == 1 and "pending-commands" not in sent
+        held_at = time.monotonic()
+        deadline = cloud.now + timedelta(minutes=2)
+        agent.backend.notice = lambda: (  # type: ignore[method-assign]
+            Notice("termination", deadline) if agent.backend.identity().instance_id == instance.id else None
+        )
+        _until(lambda: agent.executed == 1)
+        assert time.monotonic() - held_at < 5
+        assert sent.count("termination-notice") == 1 and sent.count("pending-commands") == 1
+        assert sent.count("heartbeat") <= 2  # the held beat (and perhaps the next one, held again)
+    finally:
+        stop.set()
+        agent.wait_stopped(loop, timeout=10)
+    assert not loop.is_alive() or agent.holding  # a held beat is not waited out
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from spectra.core.audit import record_audit
 from spectra.core.clock import clock
 from spectra.core.db import session_scope
 from spectra.core.models import AuditLog, JobRun
+from tests.conftest import IS_POSTGRES
 
 calls: list[datetime] = []
 
@@ -178,3 +180,39 @@ def test_a_job_in_steps_records_its_last_result(committed) -> None:
     finally:
         jobs._registry.pop(name, None)
     assert run is not None and (run.status, run.result) == ("succeeded", {"steps": 3})
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="SQLite's single writer only")
+def test_writers_queued_during_a_step_get_the_write_lock_before_the_next_step(committed) -> None:
+    """Between two steps of a long job, the requests that queued for SQLite's write lock meanwhile go first:
+    without the pause the job's next step took the lock back at once and let one writer through per step (the
+    write gate hands the lock to one request at a time, like the writer here)."""
+    name = "test.steps_pause"
+    order: list[str] = []
+    holding = threading.Event()
+
+    def body(session: Session, now: datetime):
+        for step in range(2):
+            record_audit(session, actor="system", action=name, entity_type="test", entity_id=str(step))
+            order.append(f"step {step}")
+            holding.set()
+            time.sleep(0.3)  # a long step, holding the write lock
+            yield {"steps": step + 1}
+
+    def writer() -> None:
+        holding.wait(5)
+        for n in range(3):
+            with session_scope() as session:
+                record_audit(session, actor="system", action=f"{name}.writer", entity_type="test", entity_id=str(n))
+                order.append("writer")
+
+    jobs.job(name, timedelta(hours=1))(body)
+    try:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        run = jobs.run_job(name, "manual")
+        thread.join(5)
+    finally:
+        jobs._registry.pop(name, None)
+    assert run is not None and run.status == "succeeded"
+    assert order == ["step 0", "writer", "writer", "writer", "step 1"]

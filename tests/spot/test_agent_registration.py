@@ -143,3 +143,57 @@ def test_a_reinstall_retires_only_the_agent_of_that_instance(client, db) -> None
     listed = client.get(f"/api/client/{tenant.id}/instances?agent_id={target['agent_id']}", headers=tenant.headers)
     assert [(i["id"], i["role"]) for i in listed.json()] == [(target["instance_id"], "TERMINATED")]
     assert client.get(f"/api/agents/{theirs['agent_id']}", headers=neighbour.headers).json()["status"] == "online"
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="the registration lane exists on SQLite only")
+def test_a_burst_past_the_lane_queue_is_told_to_come_back(live_server, monkeypatch) -> None:
+    """Past REGISTRATION_QUEUE waiting, a registration is answered 503 with Retry-After at once (not left queued
+    longer than its client waits); nothing of it was written, and it registers when it comes back."""
+    from spectra.spot.agents import router as agents_router
+
+    tenant = _tenant()
+    monkeypatch.setattr(agents_router, "REGISTRATION_QUEUE", 3)
+    permits = threading.Semaphore(0)
+    entered: list[int] = []
+    real_register = agent_service.register
+
+    def held_register(*args: Any, **kwargs: Any) -> Any:
+        entered.append(1)
+        assert permits.acquire(timeout=60)
+        return real_register(*args, **kwargs)
+
+    monkeypatch.setattr(agent_service, "register", held_register)
+    burst = 8
+
+    async def scenario() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=burst + 2)
+        async with httpx.AsyncClient(
+            base_url=live_server.url, headers=tenant.headers, limits=limits, timeout=60
+        ) as http:
+            first = asyncio.create_task(http.post("/api/agents/register", json=_body(0)))
+            while not entered:
+                await asyncio.sleep(0.01)
+            rest = [asyncio.create_task(http.post("/api/agents/register", json=_body(n))) for n in range(1, burst)]
+            await asyncio.wait(rest, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0.5)
+            shed = [t.result() for t in rest if t.done()]
+            assert len(shed) == burst - 1 - 3  # one in the gate, three queued, the others told at once
+            for _ in range(2 * burst):  # these, and the comebacks below
+                permits.release()
+            return [await first, *await asyncio.gather(*rest)]
+
+    answers = asyncio.run(scenario())
+    busy = [a for a in answers if a.status_code == 503]
+    assert len(busy) == burst - 1 - 3
+    for answer in busy:
+        assert answer.headers["retry-after"] == "2"
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "registrations_busy"
+    with session_scope(read_only=True) as session:
+        count = session.scalar(select(func.count()).select_from(Agent).where(Agent.client_id == tenant.id))
+    assert count == burst - len(busy)
+    with httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=30) as http:
+        for n in range(burst):
+            assert http.post("/api/agents/register", json=_body(n)).status_code == 200
+    with session_scope(read_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(Agent).where(Agent.client_id == tenant.id)) == burst

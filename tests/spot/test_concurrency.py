@@ -216,3 +216,40 @@ def test_a_waiting_long_poll_looks_again_only_when_its_agent_gets_a_command(comm
         delivered = poll.result(timeout=10).json()
     assert [c["id"] for c in delivered] == [issued["id"]]
     assert looks == [a, a]  # when the poll arrived, and when its command was issued
+
+
+def test_a_held_heartbeat_answers_when_its_agent_gets_a_command(committed_client) -> None:
+    """With `wait`, a heartbeat is the agent's long-poll: held while nothing is open for the agent (events about
+    other agents do not end it), answered with the open command as soon as one is issued, and answered at once
+    when one is already open."""
+    t = _tenant_committed()
+    a = register_agent(committed_client, t.headers)["agent_id"]
+    b = register_agent(committed_client, t.headers)["agent_id"]
+    pools = report_prices(committed_client, t.headers, a, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+    beat = {"status": "running", "agent_version": "1.0"}
+
+    def held_beat(wait: float) -> tuple[float, dict]:
+        began = time.monotonic()
+        response = committed_client.post(
+            f"/api/agents/{a}/heartbeat", params={"wait": wait}, json=beat, headers=t.headers
+        )
+        assert response.status_code == 200, response.text
+        return time.monotonic() - began, response.json()
+
+    took, answer = held_beat(0.5)  # nothing to deliver: held the whole wait
+    assert took >= 0.5 and answer["pending_commands"] == 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(held_beat, 20)
+        time.sleep(0.3)
+        report_prices(committed_client, t.headers, b, {"us-east-1a": 0.04, "us-east-1b": 0.03})
+        time.sleep(0.3)
+        assert not held.done()
+        committed_client.post(
+            f"/api/agents/{a}/issue-switch-command", json={"target_pool_id": pools[1]}, headers=t.headers
+        )
+        took, answer = held.result(timeout=10)
+    assert took < 5 and answer["pending_commands"] == 1
+    took, answer = held_beat(20)  # the command is still open (not yet taken): no wait at all
+    assert took < 5 and answer["pending_commands"] == 1
+    too_long = committed_client.post(f"/api/agents/{a}/heartbeat", params={"wait": 61}, json=beat, headers=t.headers)
+    assert too_long.status_code == 422 and "wait" in too_long.text

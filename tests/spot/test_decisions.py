@@ -238,6 +238,28 @@ def test_the_sweep_goes_in_steps_and_decides_each_agent_once(client: TestClient,
     assert sorted(c.agent_id for c in queued) == sorted([first["agent_id"], *(a["agent_id"] for a in others)])
 
 
+def test_a_sweep_step_reads_the_pools_and_the_fleet_once(client: TestClient, db: Session, monkeypatch) -> None:
+    """Agents of a step share their pools, on-demand price and client's fleet: read once per step, not per agent
+    (the fleet counts scan the client's whole fleet, so per agent a sweep grew with the square of the fleet)."""
+    from spectra.spot.decisions import repository
+    from spectra.spot.decisions import service as decisions
+
+    tenant, _first, _pools = _fleet(client, db, {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    for _ in range(5):
+        register_agent(client, tenant.headers, zone="us-east-1a", spot_price=0.040)
+    reads: list[str] = []
+    for name in ("candidate_pools", "fleet_counts", "active_model"):
+        original = getattr(repository, name)
+        monkeypatch.setattr(
+            repository, name, lambda *a, _name=name, _original=original, **k: reads.append(_name) or _original(*a, **k)
+        )
+    steps = list(decisions.sweep(db, NOW, step=3))
+    assert steps[-1] == {"agents": 6, "decided": 6, "commands": 6, "skipped": 0, "errors": 0}
+    # Two steps: the pools, the fleet and the engine configuration once each per step (the risk model, looked up
+    # with the candidates, once per step too).
+    assert sorted(reads) == sorted(["candidate_pools", "fleet_counts", "active_model", "active_model"] * 2)
+
+
 def test_policy_replica_is_queued_in_another_pool(client: TestClient, db: Session) -> None:
     from spectra.spot.models import Agent, Replica
 

@@ -1,4 +1,5 @@
-"""The agent loop: register, heartbeat, report prices, long-poll commands, execute them once, watch notices.
+"""The agent loop: register, heartbeat (each beat held as the long-poll for commands), report prices, execute
+commands once, watch notices.
 
 Exactly-once execution across crashes: before acting on a command the agent records it as "executing" in its
 state file; cloud launches carry the command's request id as client token (EC2 returns the same instance
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from spectra.agent.cloud import CloudBackend, CloudError, Notice
 from spectra.agent.state import StateStore
 from spectra.agent.transport import ServerClient, ServerError
@@ -46,6 +49,10 @@ REPLACEMENT_WAIT = timedelta(minutes=10)
 REPLICA_CHECK_SECONDS = 15.0
 # How often the agent asks which of its instances may go (ZOMBIEs past their grace period, released replicas).
 CLEANUP_CHECK_SECONDS = 60.0
+# How often the agent looks for the cloud's notices: a rebalance or termination notice is reported within this.
+NOTICE_CHECK_SECONDS = 5.0
+# The longest the agent holds a heartbeat open waiting for commands (the server allows up to a minute).
+MAX_HOLD_SECONDS = 30.0
 
 
 class Agent:
@@ -69,6 +76,9 @@ class Agent:
         self.heartbeat_interval = 30.0
         self.reported_notice: str | None = None
         self.executed = 0
+        self.holding = False  # a beat is held open for commands (see `heartbeat`)
+        # The beating thread and the notice watcher take turns on the state file, the outbox and the cloud.
+        self._lock = threading.RLock()
         self._after_report: list[dict[str, Any]] = []
 
     @property
@@ -95,15 +105,24 @@ class Agent:
         self.heartbeat_interval = float(answer.get("config", {}).get("heartbeat_interval_seconds") or 30)
         return dict(answer)
 
-    def heartbeat(self) -> dict[str, Any]:
+    def heartbeat(self, wait: float = 0) -> dict[str, Any]:
+        """Beat. With `wait`, the server holds the answer until a command is open for this agent (or `wait` runs
+        out): the beat is also the agent's long-poll, one request per interval for a fleet of any size."""
         me = self.backend.identity()
-        answer = self.server.request(
-            "POST",
-            f"/api/agents/{self.agent_id}/heartbeat",
-            {"status": "running", "instance_id": me.instance_id, "agent_version": AGENT_VERSION},
-        )
+        self.holding = wait > 0
+        try:
+            answer = self.server.request(
+                "POST",
+                f"/api/agents/{self.agent_id}/heartbeat",
+                {"status": "running", "instance_id": me.instance_id, "agent_version": AGENT_VERSION},
+                params={"wait": wait} if wait > 0 else None,
+                timeout=wait + 10 if wait > 0 else None,
+            )
+        finally:
+            self.holding = False
         self.heartbeat_interval = float(answer.get("config", {}).get("heartbeat_interval_seconds") or 30)
-        self.server.flush()  # the server is up: send what was queued while it was not
+        with self._lock:
+            self.server.flush()  # the server is up: send what was queued while it was not
         return dict(answer)
 
     def report_prices(self) -> int:
@@ -465,45 +484,98 @@ class Agent:
         return {"stopped": target_id, "when": "now"}
 
     # ------------------------------------------------------------------ loop
-    def run(self, stop: threading.Event, price_interval: float = 300.0, poll_wait: float = 20.0) -> None:
-        """Run until `stop` is set: long-polls commands and interleaves heartbeats, prices and notices."""
-        if not self.store.state.agent_id:
-            self.register()
-        self.resume()
-        next_heartbeat = next_prices = next_replica_check = next_cleanup = 0.0
-        while not stop.is_set():
-            now = time.monotonic()
+    def run(
+        self,
+        stop: threading.Event,
+        price_interval: float = 300.0,
+        poll_wait: float = MAX_HOLD_SECONDS,
+        watch_interval: float = NOTICE_CHECK_SECONDS,
+    ) -> None:
+        """Run until `stop` is set. One thread beats, holding each beat as a long-poll (up to `poll_wait`, and
+        never past the next beat or the next price report) and executes the commands it brings; another watches
+        the cloud's notices every `watch_interval` and reports them at once (the server's answer, a command, then
+        ends the held beat). The two take turns for everything but the held beat."""
+        # A server that sheds a boot burst (503) or is down is tried again, with back-off, until it answers.
+        attempt = 0
+        while not self.store.state.agent_id and not stop.is_set():
             try:
-                if now >= next_heartbeat:
-                    if self.heartbeat().get("status") == "replaced":
-                        # Another installation registered on this instance and took over: two agents acting
-                        # for one instance would fight over it.
-                        log.error(
-                            "agent %s was replaced by a newer installation on this instance; stopping", self.agent_id
-                        )
-                        stop.set()
-                        break
-                    next_heartbeat = now + self.heartbeat_interval
-                if now >= next_prices:
-                    self.report_prices()
-                    next_prices = now + price_interval
-                self.check_notice()
-                if now >= next_replica_check:
-                    self.check_replicas()
-                    next_replica_check = now + REPLICA_CHECK_SECONDS
-                if now >= next_cleanup:
-                    self.clean_up()
-                    next_cleanup = now + CLEANUP_CHECK_SECONDS
-                self.finish_after_report()
-                wait = max(0.0, min(poll_wait, next_heartbeat - time.monotonic(), 5.0))
-                for command in self.pending_commands(wait):
-                    self.execute(command)
+                self.register()
+            except ServerError as exc:
+                if not exc.retryable:
+                    raise
+                attempt += 1
+            except httpx.TransportError:
+                attempt += 1
+            if not self.store.state.agent_id:
+                stop.wait(self.server.backoff(min(attempt, 6)))
+        if stop.is_set():
+            return
+        self.resume()
+        watcher = threading.Thread(
+            target=self._watch, args=(stop, watch_interval), daemon=True, name=f"agent-watch-{self.agent_id}"
+        )
+        watcher.start()
+        try:
+            self._beat(stop, price_interval, poll_wait)
+        finally:
+            stop.set()
+            watcher.join(timeout=watch_interval + 30)
+
+    def _beat(self, stop: threading.Event, price_interval: float, poll_wait: float) -> None:
+        next_prices = next_cleanup = 0.0
+        pending = 0  # commands the last beat said are open (the first beat answers at once if any are)
+        while not stop.is_set():
+            try:
+                with self._lock:
+                    now = time.monotonic()
+                    if now >= next_prices:
+                        self.report_prices()
+                        next_prices = now + price_interval
+                    if now >= next_cleanup:
+                        self.clean_up()
+                        next_cleanup = now + CLEANUP_CHECK_SECONDS
+                    self.finish_after_report()
+                    if pending:
+                        for command in self.pending_commands():
+                            self.execute(command)
+                # A beat every interval: the held answer comes back a second before the next one is due.
+                due = min(next_prices, next_cleanup) - time.monotonic()
+                wait = max(0.0, min(poll_wait, self.heartbeat_interval - 1.0, due))
+                answer = self.heartbeat(wait)
+                if answer.get("status") == "replaced":
+                    # Another installation registered on this instance and took over: two agents acting for one
+                    # instance would fight over it.
+                    log.error("agent %s was replaced by a newer installation on this instance; stopping", self.agent_id)
+                    stop.set()
+                    break
+                pending = int(answer.get("pending_commands") or 0)
             except ServerError as exc:
                 log.error("server refused a request: %s", exc)
                 stop.wait(1.0)
             except Exception as exc:
                 log.warning("agent loop error (%s); retrying", exc)
                 stop.wait(self.server.backoff(3))
+
+    def _watch(self, stop: threading.Event, every: float) -> None:
+        next_replica_check = 0.0
+        while not stop.is_set():
+            try:
+                with self._lock:
+                    self.check_notice()
+                    self.finish_after_report()  # a replaced instance retires as soon as its replacement runs
+                    if time.monotonic() >= next_replica_check:
+                        self.check_replicas()
+                        next_replica_check = time.monotonic() + REPLICA_CHECK_SECONDS
+            except Exception as exc:  # the report stays queued; the next check looks again
+                log.warning("notice check failed (%s)", exc)
+            stop.wait(every)
+
+    def wait_stopped(self, thread: threading.Thread, timeout: float = 30.0) -> None:
+        """After `stop` is set: wait for `thread` (running `run`) to finish what it is doing. A beat held for
+        commands is not waited out: leaving it loses nothing."""
+        deadline = time.monotonic() + timeout
+        while thread.is_alive() and not self.holding and time.monotonic() < deadline:
+            thread.join(0.05)
 
     def resume(self) -> None:
         """After a restart: finish what a crash interrupted. A command caught mid-way is executed again (its

@@ -106,8 +106,10 @@ def problem_response(
     if request is not None:
         body["instance"] = request.url.path
     body.update({k: v for k, v in extra.items() if v is not None})
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if body.get("retry_after_seconds") is not None:  # a 503 that sheds load says when to come back
+        headers["Retry-After"] = str(body["retry_after_seconds"])
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers or None)
 
 
 # Documented on routes as `responses=PROBLEM_RESPONSES`.

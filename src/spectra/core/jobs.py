@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,6 +39,8 @@ JOB_SECONDS = Histogram("spectra_job_seconds", "Job run time", ["job"])
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Jobs may queue longer than requests for SQLite's single write lock: at start-up every job is due at once.
 JOB_WRITER_WAIT_SECONDS = 600.0
+# A stepped job's pause between steps on SQLite: as long as the step took, at most this (see _steps).
+STEP_PAUSE_MAX_SECONDS = 1.0
 LEASE_NAME = "scheduler"
 ADVISORY_LOCK_KEY = 0x5EC7A  # any constant shared by every Spectra process
 
@@ -127,14 +130,21 @@ def run_job(
 
 def _steps(session: Session, outcome: dict[str, Any] | Iterator[dict[str, Any]] | None) -> dict[str, Any] | None:
     """A job's result. A job that yields runs in steps, each committed when it yields (its result so far): a long
-    job then never holds SQLite's only write lock for long, and a failure keeps the steps before it."""
+    job then never holds SQLite's only write lock for long, and a failure keeps the steps before it. On SQLite
+    the job then pauses as long as the step took (up to STEP_PAUSE_MAX_SECONDS) before it begins the next: the
+    requests that queued for the write lock meanwhile all get through, instead of one per step."""
     if outcome is None or isinstance(outcome, dict):
         return outcome
+    pause = get_settings().is_sqlite
     result = None
+    began = time.monotonic()
     for result in outcome:  # noqa: B007 (the last step's result is the job's)
         session.commit()
+        if pause:
+            time.sleep(min(time.monotonic() - began, STEP_PAUSE_MAX_SECONDS))
         # The next step queues for the write lock as patiently as the first.
         session.connection(execution_options={"sqlite_writer_wait": JOB_WRITER_WAIT_SECONDS})
+        began = time.monotonic()
     return result
 
 

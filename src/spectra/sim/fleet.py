@@ -155,5 +155,7 @@ class SimFleet:
 
     def shutdown(self) -> None:
         self.stop.set()
-        for thread in self.threads:
+        for agent, thread in zip(self.agents, self.threads, strict=False):
+            agent.wait_stopped(thread)
+        for thread in self.threads[len(self.agents) :]:
             thread.join(timeout=30)

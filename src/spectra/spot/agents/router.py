@@ -19,7 +19,8 @@ from spectra.core.auth import Caller, CallerDep, unconnected_caller
 from spectra.core.clock import clock
 from spectra.core.config import get_settings
 from spectra.core.db import SessionDep, session_scope
-from spectra.core.errors import PROBLEM_RESPONSES
+from spectra.core.errors import PROBLEM_RESPONSES, ServiceUnavailable
+from spectra.core.events import broker
 from spectra.spot.agents import heartbeats, service
 from spectra.spot.agents.schemas import (
     AgentConfig,
@@ -80,7 +81,39 @@ def _register(caller: Caller, body: AgentRegister) -> RegisterOut:
 # One registration at a time per process enters SQLite's write gate; the others wait here. A fleet booting at
 # once then holds the gate's queue at one registration, so a command or a config edit waits for one, not for
 # the whole burst. PostgreSQL has no gate: registrations run side by side.
-_registration_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+#
+# The lane's queue is bounded: past REGISTRATION_QUEUE waiting, a registration is answered 503 with Retry-After at
+# once (agents back off with jitter and come again) rather than queued for longer than its client waits, so a
+# fleet larger than the server can register in one interval is told so instead of timing out and retrying.
+REGISTRATION_QUEUE = 64
+REGISTRATION_RETRY_AFTER_SECONDS = 2
+
+
+class _RegistrationLane:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.queued = 0
+
+    async def __aenter__(self) -> None:
+        if self.queued >= REGISTRATION_QUEUE:
+            raise ServiceUnavailable(
+                f"{self.queued} registrations are already waiting; retry shortly",
+                code="registrations_busy",
+                retry_after_seconds=REGISTRATION_RETRY_AFTER_SECONDS,
+            )
+        self.queued += 1
+        try:
+            await self.lock.acquire()
+        finally:
+            self.queued -= 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+_registration_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RegistrationLane] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
@@ -90,7 +123,7 @@ def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
     loop = asyncio.get_running_loop()
     lane = _registration_lanes.get(loop)
     if lane is None:
-        lane = _registration_lanes[loop] = asyncio.Lock()
+        lane = _registration_lanes[loop] = _RegistrationLane()
     return lane
 
 
@@ -149,20 +182,53 @@ def _heartbeat_threads() -> anyio.CapacityLimiter:
     return limiter
 
 
+def _refreshed(caller: Caller, agent_id: str, answer: HeartbeatOut) -> HeartbeatOut:
+    """A held beat's answer after an event about its agent: its open commands and config as they are now."""
+    with session_scope(read_only=True) as session:
+        view = service.heartbeat_view(session, agent_id, caller)
+    return answer.model_copy(
+        update={"pending_commands": int(view.open_commands), "config": AgentConfig.model_validate(view)}
+    )
+
+
 @router.post("/{agent_id}/heartbeat", response_model=HeartbeatOut)
 async def heartbeat(
-    agent_id: str, body: Heartbeat, caller: Annotated[Caller, Depends(unconnected_caller)]
+    agent_id: str,
+    body: Heartbeat,
+    caller: Annotated[Caller, Depends(unconnected_caller)],
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=commands.MAX_WAIT_SECONDS,
+            description="Long-poll: when no command is open, hold the answer up to this many seconds until one is",
+        ),
+    ] = 0,
 ) -> HeartbeatOut:
-    """Heartbeat; answers with the agent's current config and how many commands wait for it."""
+    """Heartbeat; answers with the agent's current config and how many commands wait for it. With `wait`, the
+    beat doubles as the agent's long-poll: an agent beats again as soon as the answer comes, so a fleet makes one
+    request per heartbeat interval and still hears of a command (or a config change) within a second of it."""
     # Liveness is written within SPECTRA_HEARTBEAT_FLUSH_SECONDS (heartbeats.py); a status change at once.
     now = clock.now()
-    answer = await anyio.to_thread.run_sync(
-        _buffered_heartbeat, caller, agent_id, body, now, limiter=_heartbeat_threads()
-    )
-    if answer is None:
-        async with write_gate.hold():
-            answer = await run_in_threadpool(_written_heartbeat, caller, agent_id, body, now)
-    return answer
+    # Waiting before the beat reads the open commands, so a command issued in between still wakes it. A waiting
+    # beat holds no database connection and is woken only by an event about its agent (core/events.py).
+    waiter = asyncio.ensure_future(broker.wait(wait, key=agent_id)) if wait > 0 else None
+    try:
+        await asyncio.sleep(0)
+        answer = await anyio.to_thread.run_sync(
+            _buffered_heartbeat, caller, agent_id, body, now, limiter=_heartbeat_threads()
+        )
+        if answer is None:
+            async with write_gate.hold():
+                answer = await run_in_threadpool(_written_heartbeat, caller, agent_id, body, now)
+        if waiter is None or answer.pending_commands or answer.status == "replaced":
+            return answer
+        if await waiter:  # a command issued, a config changed, a notice handled
+            answer = await anyio.to_thread.run_sync(_refreshed, caller, agent_id, answer, limiter=_heartbeat_threads())
+        return answer
+    finally:
+        if waiter is not None:
+            waiter.cancel()
 
 
 @router.get("/{agent_id}/config", response_model=AgentConfig)

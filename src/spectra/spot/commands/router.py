@@ -20,8 +20,6 @@ from spectra.spot.instances import service as instances
 
 router = APIRouter(prefix="/api/agents", tags=["spot: commands"], responses=PROBLEM_RESPONSES)
 
-MAX_WAIT_SECONDS = 60.0
-
 
 def _take(caller: Caller, agent_id: str) -> list[CommandOut]:
     now = clock.now()
@@ -39,7 +37,8 @@ async def pending_commands(
     agent_id: str,
     caller: Annotated[Caller, Depends(unconnected_caller)],
     wait: Annotated[
-        float, Query(ge=0, le=MAX_WAIT_SECONDS, description="Long-poll: hold up to this many seconds for a command")
+        float,
+        Query(ge=0, le=service.MAX_WAIT_SECONDS, description="Long-poll: hold up to this many seconds for a command"),
     ] = 0,
 ) -> list[CommandOut]:
     """Commands for the agent, highest priority first (marked delivered). With `wait`, the request is held

@@ -26,6 +26,8 @@ from spectra.spot.models import Agent, Command, Pool, SpotInstance, SwitchEvent
 # A command nobody acknowledged in this long is handed out again; one nobody fetched in a day expires.
 REDELIVER_AFTER = timedelta(minutes=2)
 COMMAND_TTL = timedelta(hours=24)
+# The longest a long-poll (pending-commands, or a heartbeat that waits) is held.
+MAX_WAIT_SECONDS = 60.0
 EMERGENCY_PRIORITY = 100
 USER_PRIORITY = 50
 

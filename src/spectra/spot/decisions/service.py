@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from datetime import datetime
@@ -45,7 +46,7 @@ from spectra.spot.decisions.engine import (
     PoolCandidate,
 )
 from spectra.spot.decisions.models import MLDecision, MLModel
-from spectra.spot.models import Agent, Pool
+from spectra.spot.models import Agent, Pool, SpotInstance
 from spectra.spot.pricing import repository as price_repo
 from spectra.spot.pricing.formats import PoolKey
 
@@ -80,20 +81,80 @@ class Evaluation:
         self.carbon = carbon  # the carbon inputs, when the policy prices carbon
 
 
-def _policy(session: Session, agent: Agent) -> tuple[ClientPolicy, str, str | None]:
-    active = repo.active_model(session, ENGINE_KIND)
-    base = ClientPolicy()
-    engine_name = CostMinimisingEngine.name
-    if active is not None and active.config:
-        base = registry.policy_from(active.config.get("policy") or {})
-        engine_name = active.config.get("engine", engine_name)
+class DecisionLookups:
+    """What the decisions of one request or one step of the engine sweep share (all made at the same instant, in
+    one transaction): the active engine configuration, each region's candidate pools with their features, on-demand
+    prices, and each client's fleet counts. A sweep step of agents in the same pools then reads them once, not once
+    per agent (the fleet counts alone are a scan of the client's fleet)."""
+
+    def __init__(self, carbon: CarbonLookups | None = None) -> None:
+        self.carbon = carbon or CarbonLookups()  # may live longer: a sweep shares one across its steps
+        self._engine: tuple[ClientPolicy, str, str | None] | None = None
+        self._pools: dict[tuple[str, tuple[str, ...], str, datetime], tuple[list[Pool], list[PoolCandidate]]] = {}
+        self._similar: dict[tuple[str, str, str], list[str]] = {}
+        self._on_demand: dict[tuple[str, str, str], float | None] = {}
+        self._risk: dict[tuple[tuple[str, ...], float], tuple[list[PoolCandidate], str | None]] = {}
+        self._fleet: dict[str, tuple[int, int, Counter[str]]] = {}
+
+    def engine(self, session: Session) -> tuple[ClientPolicy, str, str | None]:
+        """(base policy, engine name, engine model id) of the active engine configuration."""
+        if self._engine is None:
+            active = repo.active_model(session, ENGINE_KIND)
+            base, engine_name = ClientPolicy(), CostMinimisingEngine.name
+            if active is not None and active.config:
+                base = registry.policy_from(active.config.get("policy") or {})
+                engine_name = active.config.get("engine", engine_name)
+            self._engine = (base, engine_name, active.id if active else None)
+        return self._engine
+
+    def similar_types(self, session: Session, region: str, instance_type: str, product: str) -> list[str]:
+        key = (region, instance_type, product)
+        if key not in self._similar:
+            self._similar[key] = similar_types(session, region, instance_type, product)
+        return self._similar[key]
+
+    def pools(
+        self, session: Session, region: str, types: list[str], product: str, now: datetime
+    ) -> tuple[list[Pool], list[PoolCandidate]]:
+        key = (region, tuple(types), product, now)
+        if key not in self._pools:
+            pools = repo.candidate_pools(session, region, types, product)
+            self._pools[key] = (pools, _candidates(session, pools, now))
+        return self._pools[key]
+
+    def on_demand(self, session: Session, region: str, os_name: str, instance_type: str) -> float | None:
+        key = (region, os_name, instance_type)
+        if key not in self._on_demand:
+            listed = price_repo.on_demand_for(session, region, os_name, instance_type)
+            self._on_demand[key] = listed.price if listed else None
+        return self._on_demand[key]
+
+    def risk(
+        self, session: Session, candidates: list[PoolCandidate], on_demand: float
+    ) -> tuple[list[PoolCandidate], str | None]:
+        key = (tuple(c.pool_id for c in candidates), on_demand)
+        if key not in self._risk:
+            self._risk[key] = _apply_risk_model(session, candidates, on_demand)
+        return self._risk[key]
+
+    def fleet(self, session: Session, client_id: str) -> tuple[int, int, Counter[str]]:
+        # The fleet as it stands: a move decided in this step is a queued command until the agent executes it.
+        if client_id not in self._fleet:
+            self._fleet[client_id] = repo.fleet_counts(session, client_id)
+        return self._fleet[client_id]
+
+
+def _policy(
+    session: Session, agent: Agent, lookups: DecisionLookups | None = None
+) -> tuple[ClientPolicy, str, str | None]:
+    base, engine_name, engine_model_id = (lookups or DecisionLookups()).engine(session)
     overrides = dict((agent.config or {}).get("policy") or {})
     overrides.setdefault("auto_switch", agent.auto_switch_enabled)
     try:
         policy = registry.policy_from(overrides, base)
     except registry.ModelRejected as exc:
         raise Unprocessable("the agent's policy is invalid", errors=exc.errors) from None
-    return policy, engine_name, active.id if active else None
+    return policy, engine_name, engine_model_id
 
 
 def policy_for(session: Session, agent: Agent) -> ClientPolicy:
@@ -206,35 +267,36 @@ def evaluate(
     agent: Agent,
     now: datetime,
     power_watts: float | None = None,
-    lookups: CarbonLookups | None = None,
+    lookups: DecisionLookups | None = None,
+    primary: SpotInstance | None = None,
 ) -> Evaluation:
+    """The decision context and the engine's decision (`primary`: the agent's PRIMARY, when the caller read it)."""
     began = time.perf_counter()
-    primary = repo.primary_of(session, agent.id)
+    lookups = lookups or DecisionLookups()
+    primary = primary or repo.primary_of(session, agent.id)
     region = (primary.region if primary else None) or agent.region
     instance_type = (primary.instance_type if primary else None) or agent.instance_type
     if not region or not instance_type:
         raise Conflict("the agent has not reported its region and instance type yet", code="agent_not_described")
-    policy, engine_name, engine_model_id = _policy(session, agent)
+    policy, engine_name, engine_model_id = _policy(session, agent, lookups)
     types = [instance_type]
     if policy.similar_instance_types:
-        types += similar_types(session, region, instance_type, agent.product_description)
-    pools = repo.candidate_pools(session, region, types, agent.product_description)
+        types += lookups.similar_types(session, region, instance_type, agent.product_description)
+    pools, candidates = lookups.pools(session, region, types, agent.product_description, now)
     by_id = {p.id: p for p in pools}
-    candidates = _candidates(session, pools, now)
     on_demand = next((p.on_demand_price for p in pools if p.on_demand_price and p.instance_type == instance_type), None)
     if on_demand is None and primary is not None:
         on_demand = primary.on_demand_price
     if on_demand is None:
         os_name = "Windows" if agent.product_description.lower().startswith("windows") else "Linux"
-        listed = price_repo.on_demand_for(session, region, os_name, instance_type)
-        on_demand = listed.price if listed else None
+        on_demand = lookups.on_demand(session, region, os_name, instance_type)
     if on_demand is None:
         raise Conflict(
             f"no on-demand price is known for {instance_type} in {region}; import one or report it",
             code="no_on_demand_price",
         )
-    candidates, risk_model_id = _apply_risk_model(session, candidates, on_demand)
-    size, od_count, per_pool = repo.fleet_counts(session, agent.client_id)
+    candidates, risk_model_id = lookups.risk(session, candidates, on_demand)
+    size, od_count, per_pool = lookups.fleet(session, agent.client_id)
     lifecycle = primary.lifecycle if primary else "spot"
     switched_at = repo.last_switch_at(session, agent.id)  # None: never moved, no dwell time to respect
     stated_power = power_watts if power_watts is not None else (primary.power_watts if primary else None)
@@ -242,7 +304,7 @@ def evaluate(
     if policy.carbon_price_usd_per_tonne > 0:
         carbon = carbon_inputs.fill(
             session,
-            lookups or CarbonLookups(),
+            lookups.carbon,
             client_id=agent.client_id,
             region=region,
             instance_type=instance_type,
@@ -370,10 +432,11 @@ def decide(
     agent: Agent,
     now: datetime,
     power_watts: float | None = None,
-    lookups: CarbonLookups | None = None,
+    lookups: DecisionLookups | None = None,
+    primary: SpotInstance | None = None,
 ) -> dict[str, Any]:
     """Decide, log the decision, and with auto-switch on queue the move as a command."""
-    evaluation = evaluate(session, agent, now, power_watts, lookups)
+    evaluation = evaluate(session, agent, now, power_watts, lookups, primary)
     decision = evaluation.decision
     row = MLDecision(
         id=uuid.uuid4().hex,
@@ -509,7 +572,7 @@ def _queue_replica(
 
 # Agents decided per step of the sweep (each step its own transaction, see `spectra.core.jobs`): a sweep of
 # thousands of agents would otherwise hold SQLite's only write lock for a minute while heartbeats queue.
-SWEEP_STEP_AGENTS = 200
+SWEEP_STEP_AGENTS = 50
 
 
 def sweep(session: Session, now: datetime, step: int | None = None) -> Iterator[dict[str, int]]:
@@ -521,10 +584,12 @@ def sweep(session: Session, now: datetime, step: int | None = None) -> Iterator[
     from spectra.spot.commands import repository as cmd_repo
 
     counts = {"agents": 0, "decided": 0, "commands": 0, "skipped": 0, "errors": 0}
-    lookups = CarbonLookups()  # every decision of the sweep is made at `now`: one intensity outlook per region
+    carbon = CarbonLookups()  # every decision of the sweep is made at `now`: one intensity outlook per region
     after: str | None = None
     while True:
         agents = repo.auto_switch_agents(session, after=after, limit=step or SWEEP_STEP_AGENTS)
+        # Pools, prices and fleet counts are read once per step (a step is one transaction); carbon once per sweep.
+        lookups = DecisionLookups(carbon)
         for agent in agents:
             counts["agents"] += 1
             primary = repo.primary_of(session, agent.id)
@@ -537,7 +602,7 @@ def sweep(session: Session, now: datetime, step: int | None = None) -> Iterator[
                 continue
             try:
                 with session.begin_nested():
-                    out = decide(session, agent, now, lookups=lookups)
+                    out = decide(session, agent, now, lookups=lookups, primary=primary)
             except SpectraError:
                 counts["errors"] += 1
                 continue
