@@ -958,7 +958,9 @@ export interface paths {
         put?: never;
         /**
          * Heartbeat
-         * @description Heartbeat; answers with the agent's current config and how many commands wait for it.
+         * @description Heartbeat; answers with the agent's current config and how many commands wait for it. With `wait`, the
+         *     beat doubles as the agent's long-poll: an agent beats again as soon as the answer comes, so a fleet makes one
+         *     request per heartbeat interval and still hears of a command (or a config change) within a second of it.
          */
         post: operations["heartbeat_api_agents__agent_id__heartbeat_post"];
         delete?: never;
@@ -10655,7 +10657,10 @@ export interface operations {
     };
     heartbeat_api_agents__agent_id__heartbeat_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Long-poll: when no command is open, hold the answer up to this many seconds until one is */
+                wait?: number;
+            };
             header?: never;
             path: {
                 agent_id: string;
