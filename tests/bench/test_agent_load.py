@@ -35,8 +35,8 @@ def test_a_small_fleet_meets_the_targets_and_every_figure_is_measured(coalescing
         tokens = [make_tenant(session).token for _ in range(bench.CLIENTS)]
     args = bench.build_parser().parse_args(
         [
-            "--agents", "16", "--interval", "1", "--seconds", "4", "--price-every", "2", "--pollers", "2",
-            "--command-every", "0.3", "--check-every", "0.5", "--connections", "4",
+            "--agents", "16", "--interval", "1", "--seconds", "4", "--price-every", "2",
+            "--command-every", "0.3", "--check-every", "0.5",
         ]
     )  # fmt: skip
     run, extra = asyncio.run(bench.run_load(coalescing_server, tokens, args, admin_token=ADMIN_TOKEN))
