@@ -36,12 +36,9 @@ def _body(n: int, installation: str | None = None) -> dict:
     }
 
 
-@pytest.mark.skipif(IS_POSTGRES, reason="the write gate and the registration lane exist on SQLite only")
-def test_a_registration_burst_does_not_hold_up_other_writes(live_server, monkeypatch) -> None:
-    tenant = _tenant()
-    with httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=30) as http:
-        first = http.post("/api/agents/register", json=_body(-1)).json()["agent"]
-    # Registrations wait for a permit inside the write gate, so the test decides when each one finishes.
+def _hold_registrations(monkeypatch) -> tuple[threading.Semaphore, list[int]]:
+    """Registrations wait for a permit inside the write gate, so the test decides when each one finishes: (the
+    permits to release, one entry per registration that reached the service)."""
     permits = threading.Semaphore(0)
     entered: list[int] = []
     real_register = agent_service.register
@@ -52,6 +49,15 @@ def test_a_registration_burst_does_not_hold_up_other_writes(live_server, monkeyp
         return real_register(*args, **kwargs)
 
     monkeypatch.setattr(agent_service, "register", held_register)
+    return permits, entered
+
+
+@pytest.mark.skipif(IS_POSTGRES, reason="the write gate and the registration lane exist on SQLite only")
+def test_a_registration_burst_does_not_hold_up_other_writes(live_server, monkeypatch) -> None:
+    tenant = _tenant()
+    with httpx.Client(base_url=live_server.url, headers=tenant.headers, timeout=30) as http:
+        first = http.post("/api/agents/register", json=_body(-1)).json()["agent"]
+    permits, entered = _hold_registrations(monkeypatch)
     burst = 20
 
     async def scenario() -> tuple[httpx.Response, int]:
@@ -153,16 +159,7 @@ def test_a_burst_past_the_lane_queue_is_told_to_come_back(live_server, monkeypat
 
     tenant = _tenant()
     monkeypatch.setattr(agents_router, "REGISTRATION_QUEUE", 3)
-    permits = threading.Semaphore(0)
-    entered: list[int] = []
-    real_register = agent_service.register
-
-    def held_register(*args: Any, **kwargs: Any) -> Any:
-        entered.append(1)
-        assert permits.acquire(timeout=60)
-        return real_register(*args, **kwargs)
-
-    monkeypatch.setattr(agent_service, "register", held_register)
+    permits, entered = _hold_registrations(monkeypatch)
     burst = 8
 
     async def scenario() -> list[httpx.Response]:
