@@ -160,7 +160,7 @@ def publish(
     session.flush()
     EVENTS_PUBLISHED.labels(topic=topic.split(".", 1)[0]).inc()
     if session.get_bind().dialect.name == "postgresql":
-        # Delivered by PostgreSQL at commit to every listening worker (this one included).
+        # Delivered by PostgreSQL at commit to every listening worker.
         notice = f"{row.id} {wake_key or ''}".rstrip()
         session.execute(text("SELECT pg_notify(:c, :p)"), {"c": NOTIFY_CHANNEL, "p": notice})
     published = Event.from_row(row)
@@ -196,8 +196,9 @@ def _after_commit(session: Session) -> None:
     pending = [evt for evt, _tx in session.info.pop("spectra_pending_events", [])]
     if not pending:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        broker.notify(evt.wake_key for evt in pending)
+    # Wake this process's waiters now; on PostgreSQL the NOTIFY also reaches the other workers (and echoes here
+    # as a harmless second wake), so a process never depends on its own listener to hear its own commits.
+    broker.notify(evt.wake_key for evt in pending)
     for evt in pending:
         for prefix, handler in list(_subscribers):
             if evt.topic.startswith(prefix):
