@@ -293,3 +293,48 @@ def test_prices_reported_after_the_last_consolidation_win(client: TestClient, db
     body = client.get(url, headers=tenant.headers).json()
     assert body["action"] == "stay"
     assert {c["availability_zone"]: c["price"] for c in body["candidates"]} == {"us-east-1a": 0.04, "us-east-1b": 0.06}
+
+
+def test_the_sweep_job_thinks_without_the_write_lock_and_a_later_command_wins(
+    committed_client: TestClient, monkeypatch
+) -> None:
+    """The job reads and evaluates a step in a read-only transaction (on SQLite, the only write lock stays free for
+    heartbeats and commands meanwhile), then writes the outcomes after checking each agent again: a move an operator
+    queued in between is not doubled by the engine."""
+    from spectra import registry
+    from spectra.core import db as core_db
+    from spectra.core import jobs
+    from spectra.core.db import session_scope
+    from spectra.spot.decisions import service as decisions
+
+    with session_scope() as session:
+        tenant = make_tenant(session)
+    first = register_agent(committed_client, tenant.headers, zone="us-east-1a", spot_price=0.040)
+    report_prices(committed_client, tenant.headers, first["agent_id"], {"us-east-1a": 0.040, "us-east-1b": 0.020})
+    second = register_agent(committed_client, tenant.headers, zone="us-east-1a", spot_price=0.040)
+    writer_held: list[bool] = []
+    real = decisions.evaluate
+
+    def evaluate(session: Session, agent, *args, **kwargs):  # type: ignore[no-untyped-def]
+        writer_held.append(core_db._sqlite_writer.locked())
+        evaluation = real(session, agent, *args, **kwargs)
+        if agent.id == second["agent_id"]:
+            # An operator moves this agent while the engine is still thinking about it.
+            issued = committed_client.post(
+                f"/api/agents/{agent.id}/issue-switch-command",
+                json={"target_mode": "on_demand", "reason": "operator"},
+                headers=tenant.headers,
+            )
+            assert issued.status_code == 202, issued.text
+        return evaluation
+
+    monkeypatch.setattr(decisions, "evaluate", evaluate)
+    registry.load_tasks()
+    run = jobs.run_job("spot.engine_sweep", "manual", now=NOW)
+    assert run is not None and run.status == "succeeded", run.error if run else None
+    assert run.result == {"agents": 2, "decided": 1, "commands": 1, "skipped": 1, "errors": 0}
+    assert writer_held == [False, False]
+    with session_scope(read_only=True) as session:
+        queued = session.query(Command).filter_by(agent_id=second["agent_id"]).all()
+        assert queued and all(c.issued_by != "engine" for c in queued)
+        assert session.query(MLDecision).filter_by(agent_id=first["agent_id"]).count() == 1

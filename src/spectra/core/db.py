@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -108,6 +109,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # A plain Lock, not an RLock: a request's transaction may begin and commit on different pool threads.
 _sqlite_writer = threading.Lock()
 SQLITE_WRITER_WAIT_SECONDS = 15.0
+# How long the writer of the current unit of work (see session_scope) may queue for the lock. A context value, not
+# a connection option, so that its transaction still begins lazily: at its first statement, not when it opens.
+_writer_wait: ContextVar[float] = ContextVar("spectra_sqlite_writer_wait", default=SQLITE_WRITER_WAIT_SECONDS)
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -116,7 +120,7 @@ def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
     mode = options.get("sqlite_begin", "IMMEDIATE")
     if mode == "IMMEDIATE":
-        if not _sqlite_writer.acquire(timeout=options.get("sqlite_writer_wait", SQLITE_WRITER_WAIT_SECONDS)):
+        if not _sqlite_writer.acquire(timeout=_writer_wait.get()):
             raise TimeoutError("timed out waiting for the SQLite write lock")
         conn.info["spectra_writer"] = True
     try:
@@ -197,8 +201,9 @@ def session_scope(read_only: bool = False, writer_wait: float | None = None) -> 
     session = session_factory()()
     if read_only:
         session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-    elif writer_wait is not None:
-        session.connection(execution_options={"sqlite_writer_wait": writer_wait})
+    # Set for background units only (a request's dependency may open and close on different threads); the units it
+    # opens inside (a job's read-only look-ups) inherit it.
+    wait = _writer_wait.set(writer_wait) if writer_wait is not None else None
     try:
         yield session
         session.commit()
@@ -207,6 +212,8 @@ def session_scope(read_only: bool = False, writer_wait: float | None = None) -> 
         raise
     finally:
         session.close()
+        if wait is not None:
+            _writer_wait.reset(wait)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -142,8 +142,6 @@ def _steps(session: Session, outcome: dict[str, Any] | Iterator[dict[str, Any]] 
         session.commit()
         if pause:
             time.sleep(min(time.monotonic() - began, STEP_PAUSE_MAX_SECONDS))
-        # The next step queues for the write lock as patiently as the first.
-        session.connection(execution_options={"sqlite_writer_wait": JOB_WRITER_WAIT_SECONDS})
         began = time.monotonic()
     return result
 

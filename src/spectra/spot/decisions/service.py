@@ -21,7 +21,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -436,7 +437,11 @@ def decide(
     primary: SpotInstance | None = None,
 ) -> dict[str, Any]:
     """Decide, log the decision, and with auto-switch on queue the move as a command."""
-    evaluation = evaluate(session, agent, now, power_watts, lookups, primary)
+    return record(session, agent, evaluate(session, agent, now, power_watts, lookups, primary), now)
+
+
+def record(session: Session, agent: Agent, evaluation: Evaluation, now: datetime) -> dict[str, Any]:
+    """Log an evaluated decision and, with auto-switch on, queue its move (the writing half of `decide`)."""
     decision = evaluation.decision
     row = MLDecision(
         id=uuid.uuid4().hex,
@@ -575,34 +580,67 @@ def _queue_replica(
 SWEEP_STEP_AGENTS = 50
 
 
-def sweep(session: Session, now: datetime, step: int | None = None) -> Iterator[dict[str, int]]:
+def _sweepable(session: Session, agent_id: str) -> SpotInstance | None:
+    """The agent's PRIMARY when the sweep may decide for it: it has one, no notice on it and no move in flight."""
+    from spectra.spot.commands import repository as cmd_repo
+
+    primary = repo.primary_of(session, agent_id)
+    if primary is None or primary.notice_status != "none" or cmd_repo.open_switch(session, agent_id) is not None:
+        return None
+    return primary
+
+
+def _still_sweepable(session: Session, agent: Agent, primary_id: str) -> bool:
+    if agent.status != "online" or not agent.auto_switch_enabled:
+        return False
+    primary = _sweepable(session, agent.id)
+    return primary is not None and primary.id == primary_id
+
+
+def sweep(
+    session: Session,
+    now: datetime,
+    step: int | None = None,
+    reading: Callable[[], AbstractContextManager[Session]] | None = None,
+) -> Iterator[dict[str, int]]:
     """Decide for every online auto-switch agent that has a PRIMARY, no move in flight and no active notice.
 
     Yields the counts so far after each `step` agents (default SWEEP_STEP_AGENTS); each agent's decision stands
-    alone, so committing between steps splits nothing that belongs together."""
+    alone, so committing between steps splits nothing that belongs together. With `reading` (a read-only unit of
+    work), a step reads and evaluates its agents there and writes only the outcomes in `session`, each agent
+    checked again first: SQLite's only write lock is then held for the writes, not for the engine's thinking."""
     from spectra.core.errors import SpectraError
-    from spectra.spot.commands import repository as cmd_repo
 
     counts = {"agents": 0, "decided": 0, "commands": 0, "skipped": 0, "errors": 0}
     carbon = CarbonLookups()  # every decision of the sweep is made at `now`: one intensity outlook per region
     after: str | None = None
     while True:
-        agents = repo.auto_switch_agents(session, after=after, limit=step or SWEEP_STEP_AGENTS)
-        # Pools, prices and fleet counts are read once per step (a step is one transaction); carbon once per sweep.
-        lookups = DecisionLookups(carbon)
-        for agent in agents:
-            counts["agents"] += 1
-            primary = repo.primary_of(session, agent.id)
-            if (
-                primary is None
-                or primary.notice_status != "none"
-                or cmd_repo.open_switch(session, agent.id) is not None
-            ):
+        evaluated: list[tuple[str, str, Evaluation]] = []  # (agent id, its PRIMARY's id, evaluation)
+        with reading() if reading is not None else nullcontext(session) as source:
+            agents = repo.auto_switch_agents(source, after=after, limit=step or SWEEP_STEP_AGENTS)
+            # Pools, prices and fleet counts are read once per step; carbon once per sweep.
+            lookups = DecisionLookups(carbon)
+            for agent in agents:
+                counts["agents"] += 1
+                primary = _sweepable(source, agent.id)
+                if primary is None:
+                    counts["skipped"] += 1
+                    continue
+                try:
+                    evaluated.append(
+                        (agent.id, primary.id, evaluate(source, agent, now, lookups=lookups, primary=primary))
+                    )
+                except SpectraError:
+                    counts["errors"] += 1
+        for agent_id, primary_id, evaluation in evaluated:
+            current = session.get(Agent, agent_id)  # from the identity map when the step read in `session`
+            # Read in another transaction, whatever changed since (a command, a notice, a switch) wins.
+            if current is None or (reading is not None and not _still_sweepable(session, current, primary_id)):
                 counts["skipped"] += 1
                 continue
             try:
                 with session.begin_nested():
-                    out = decide(session, agent, now, lookups=lookups, primary=primary)
+                    out = record(session, current, evaluation, now)
             except SpectraError:
                 counts["errors"] += 1
                 continue

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from spectra.core.db import session_scope
 from spectra.core.jobs import job
 from spectra.spot.decisions import service
 
@@ -18,4 +19,5 @@ from spectra.spot.decisions import service
     "Run the decision engine for every online auto-switch agent and queue the moves it decides",
 )
 def engine_sweep(session: Session, now: datetime) -> Iterator[dict[str, Any]]:
-    return service.sweep(session, now)
+    # Each step thinks in a read-only transaction and writes only its outcomes in the job's.
+    return service.sweep(session, now, reading=lambda: session_scope(read_only=True))
