@@ -13,6 +13,7 @@ from spectra.core.write_gate import SqliteWriteGate
 
 # Paths no real route uses, so registering them changes nothing for the app under test elsewhere.
 write_gate.ungated("POST", r"/gate-test/beat/[^/]+")
+write_gate.bulk("POST", r"/gate-test/telemetry/[^/]+")
 
 
 def _scope(method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
@@ -94,3 +95,62 @@ def test_hold_is_free_where_there_is_no_gate(settings_env) -> None:
             return write_gate.held()
 
     assert asyncio.run(scenario()) is False
+
+
+def test_a_command_passes_the_telemetry_queued_before_it(sqlite_settings) -> None:
+    """Bulk writes (price reports) queued first pass only when no other write waits; a cancelled waiter (its client
+    went away) gives up its place, and one cancelled just as the gate reached it passes the gate on."""
+
+    async def scenario() -> list[str]:
+        release = asyncio.Event()
+        order: list[str] = []
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["path"] == "/slow":
+                await release.wait()
+            order.append(scope["path"])
+
+        gate = SqliteWriteGate(app)
+        slow = asyncio.create_task(gate(_scope("POST", "/slow"), None, None))
+        await asyncio.sleep(0)
+        queued = [asyncio.create_task(gate(_scope("POST", f"/gate-test/telemetry/{n}"), None, None)) for n in range(3)]
+        await asyncio.sleep(0)
+        gone = asyncio.create_task(gate(_scope("POST", "/agents/gone/commands"), None, None))
+        command = asyncio.create_task(gate(_scope("POST", "/agents/a/issue-switch-command"), None, None))
+        await asyncio.sleep(0)
+        gone.cancel()
+        release.set()
+        await asyncio.wait_for(asyncio.gather(slow, command, *queued), 1)
+        # The gate is free again once everyone has passed.
+        await asyncio.wait_for(gate(_scope("POST", "/after"), None, None), 1)
+        return order
+
+    assert asyncio.run(scenario()) == [
+        "/slow",
+        "/agents/a/issue-switch-command",
+        "/gate-test/telemetry/0",
+        "/gate-test/telemetry/1",
+        "/gate-test/telemetry/2",
+        "/after",
+    ]
+
+
+def test_a_waiter_cancelled_as_the_gate_reaches_it_passes_it_on() -> None:
+    async def scenario() -> list[str]:
+        gate = write_gate.PriorityGate()
+        order: list[str] = []
+        await gate.acquire(write_gate.URGENT)
+
+        async def writer(name: str, priority: int) -> None:
+            async with gate.held(priority):
+                order.append(name)
+
+        doomed = asyncio.create_task(writer("doomed", write_gate.URGENT))
+        later = asyncio.create_task(writer("later", write_gate.BULK))
+        await asyncio.sleep(0)
+        gate.release()  # hands the gate to `doomed`, which is cancelled before it runs
+        doomed.cancel()
+        await asyncio.wait_for(later, 1)
+        return order
+
+    assert asyncio.run(scenario()) == ["later"]

@@ -4,11 +4,17 @@ waits for a thread to commit (which would stall every writer until timeouts fire
 
 A route that only reads in the usual case (an agent heartbeat, coalesced in memory) can be let through with
 `ungated(...)`, so a burst of writers does not queue it; it must use read-only sessions, and take the gate with
-`hold()` around its rare write. A request carrying an idempotency key is always gated (its key is a write)."""
+`hold()` around its rare write. A request carrying an idempotency key is always gated (its key is a write).
+
+The queue is not first come, first served: writes declared `bulk(...)` (telemetry a fleet sends all the time: price
+reports, registrations) pass only when no other write is waiting. A command to an agent, its acknowledgement or an
+operator's edit then waits for the write in progress, not for the fleet's telemetry queued before it."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import re
 import weakref
 from collections.abc import AsyncIterator
@@ -22,10 +28,55 @@ from spectra.core.config import get_settings
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 IDEMPOTENCY_HEADERS = {b"idempotency-key", b"x-request-id"}
 
-# One gate per event loop and per process: an asyncio.Lock belongs to the loop it was first used on (tests
-# and embedded servers may run the same app on several loops over its life).
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+URGENT, BULK = 0, 1
+
+
+class PriorityGate:
+    """An asyncio lock whose waiters pass by priority (URGENT before BULK), in arrival order within one."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if not self._busy and not self._waiting:
+            self._busy = True
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._arrivals), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # handed the gate just as it was cancelled: pass it on
+            else:
+                self._waiting = [entry for entry in self._waiting if entry[2] is not future]
+                heapq.heapify(self._waiting)
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _priority, _arrival, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)  # the gate passes straight to it: _busy stays True
+                return
+        self._busy = False
+
+    @asynccontextmanager
+    async def held(self, priority: int) -> AsyncIterator[None]:
+        await self.acquire(priority)
+        try:
+            yield
+        finally:
+            self.release()
+
+
+# One gate per event loop and per process: an asyncio future belongs to the loop it was made on (tests and
+# embedded servers may run the same app on several loops over its life).
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PriorityGate] = weakref.WeakKeyDictionary()
 _ungated: list[tuple[str, re.Pattern[str]]] = []
+_bulk: list[tuple[str, re.Pattern[str]]] = []
 # Set while the current request holds the gate, so hold() inside a gated request does not wait for itself.
 _holding: ContextVar[bool] = ContextVar("spectra_write_gate_holding", default=False)
 
@@ -37,26 +88,33 @@ def ungated(method: str, path_pattern: str) -> None:
         _ungated.append(entry)
 
 
+def bulk(method: str, path_pattern: str) -> None:
+    """Let requests of this method whose whole path matches the pattern pass the gate only when nothing else waits."""
+    entry = (method.upper(), re.compile(path_pattern))
+    if entry not in _bulk:
+        _bulk.append(entry)
+
+
 def held() -> bool:
     """Whether the current request already holds the gate (the middleware gated it, or it called hold())."""
     return _holding.get()
 
 
-def _gate() -> asyncio.Lock:
+def _gate() -> PriorityGate:
     loop = asyncio.get_running_loop()
     gate = _gates.get(loop)
     if gate is None:
-        gate = _gates[loop] = asyncio.Lock()
+        gate = _gates[loop] = PriorityGate()
     return gate
 
 
 @asynccontextmanager
-async def hold() -> AsyncIterator[None]:
+async def hold(priority: int = URGENT) -> AsyncIterator[None]:
     """Take the gate for a write made by an ungated route (a no-op on PostgreSQL, or when already held)."""
     if not get_settings().is_sqlite or _holding.get():
         yield
         return
-    async with _gate():
+    async with _gate().held(priority):
         token = _holding.set(True)
         try:
             yield
@@ -80,7 +138,8 @@ class SqliteWriteGate:
         if _passes(scope):
             await self.app(scope, receive, send)
             return
-        async with _gate():
+        priority = BULK if any(m == scope["method"] and p.fullmatch(scope["path"]) for m, p in _bulk) else URGENT
+        async with _gate().held(priority):
             token = _holding.set(True)
             try:
                 await self.app(scope, receive, send)

@@ -60,8 +60,10 @@ client_router = APIRouter(prefix="/api/client", tags=["spot: agents"], responses
 # A heartbeat only reads in the usual case (it is coalesced in memory): a burst of registrations queued on
 # SQLite's single writer must not hold it up. Its rare write takes the gate itself (write_gate.hold()).
 write_gate.ungated("POST", r"/api/agents/[^/]+/heartbeat")
-# Registration is a write, but queues in its own lane first (below) and then takes the gate itself.
+# Registration is a write, but queues in its own lane first (below) and then takes the gate itself, as bulk.
 write_gate.ungated("POST", r"/api/agents/register")
+# Price reports are the fleet's steady telemetry: commands and their acknowledgements pass before them.
+write_gate.bulk("POST", r"/api/agents/[^/]+/pricing-report")
 
 
 def _register(caller: Caller, body: AgentRegister) -> RegisterOut:
@@ -131,7 +133,7 @@ def _registration_lane() -> contextlib.AbstractAsyncContextManager[Any]:
 async def register(body: AgentRegister, caller: Annotated[Caller, Depends(unconnected_caller)]) -> RegisterOut:
     """Register an agent installation. The same `installation_id` gets the same agent back; a new
     installation (or none given) always gets a new agent id."""
-    async with _registration_lane(), write_gate.hold():
+    async with _registration_lane(), write_gate.hold(write_gate.BULK):
         return await run_in_threadpool(_register, caller, body)
 
 
