@@ -24,6 +24,15 @@ class Settings(BaseSettings):
         default="sqlite:///./var/spectra.db",
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
+    database_pool_size: int = Field(
+        default=5, ge=1, description="PostgreSQL connections each process keeps open (SQLite: a local pool of 20)"
+    )
+    database_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="PostgreSQL connections a process may open beyond its pool under load. Every process (each "
+        "worker, the scheduler) may hold pool + overflow + 1 (its LISTEN): keep the sum under max_connections",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"

@@ -164,11 +164,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine.pool, "checkin", _release_on_checkin)
         event.listen(engine.pool, "invalidate", _release_on_invalidate)
         return engine
+    settings = get_settings()
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=kwargs.pop("pool_size", 10),
-        max_overflow=kwargs.pop("max_overflow", 30),
+        pool_size=kwargs.pop("pool_size", settings.database_pool_size),
+        max_overflow=kwargs.pop("max_overflow", settings.database_max_overflow),
         **kwargs,
     )
 
