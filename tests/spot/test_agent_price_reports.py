@@ -5,6 +5,7 @@ succeed with one pool."""
 from __future__ import annotations
 
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -105,3 +106,51 @@ def test_agents_reporting_a_new_pool_at_once_all_succeed_with_one_pool(live_serv
             select(func.count()).select_from(SpotPriceSnapshot).where(SpotPriceSnapshot.agent_id.in_(ids))
         )
     assert (pools, staged) == (3, 18)
+
+
+def test_reports_queued_on_a_pool_row_do_not_deadlock_the_worker_threads(committed_client, committed) -> None:
+    """Every agent of a region updates the same pool rows, so reports queue on the row lock in worker threads. A
+    report must commit on the thread it ran on: were its commit to need another thread (a request dependency's
+    teardown), and every thread held a report waiting for that lock, nothing would ever move again."""
+    import threading
+
+    import anyio.to_thread
+    import pytest
+    from sqlalchemy import text
+
+    if committed.dialect.name != "postgresql":
+        pytest.skip("row locks that wait: PostgreSQL (SQLite's writers queue in the write gate instead)")
+    from tests.spot.spot_factories import report_prices
+
+    with session_scope() as session:
+        tenant = make_tenant(session)
+    agent_id = register_agent(committed_client, tenant.headers)["agent_id"]
+    pool_ids = report_prices(committed_client, tenant.headers, agent_id, {"us-east-1a": 0.03})
+    portal = committed_client.portal
+    assert portal is not None
+    limiter = portal.call(anyio.to_thread.current_default_thread_limiter)
+    tokens = limiter.total_tokens
+    portal.call(setattr, limiter, "total_tokens", 2)
+    answers: list[int] = []
+    try:
+        with committed.connect() as blocker:
+            blocker.execute(text("UPDATE spot_pools SET updated_at = now() WHERE id = :id"), {"id": pool_ids[0]})
+
+            def report() -> None:
+                body = {"prices": [{"instance_type": "m5.large", "availability_zone": "us-east-1a", "price": 0.031}]}
+                answer = committed_client.post(
+                    f"/api/agents/{agent_id}/pricing-report", json=body, headers=tenant.headers
+                )
+                answers.append(answer.status_code)
+
+            reporters = [threading.Thread(target=report, daemon=True) for _ in range(3)]
+            for reporter in reporters:
+                reporter.start()
+            time.sleep(1.0)  # both worker threads now wait on the row lock, the third report for a thread
+            assert answers == []
+            blocker.rollback()
+        for reporter in reporters:
+            reporter.join(timeout=20)
+        assert answers == [200, 200, 200]
+    finally:
+        portal.call(setattr, limiter, "total_tokens", tokens)

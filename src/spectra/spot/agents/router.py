@@ -314,12 +314,23 @@ def statistics(agent_id: str, caller: CallerDep, session: SessionDep) -> dict[st
     return service.statistics(session, instances.get_agent(session, agent_id, caller), clock.now())
 
 
+def _pricing_report(caller: Caller, agent_id: str, body: PricingReport) -> PricingReportOut:
+    # Begun and committed on one worker thread. Every agent of a region updates the same pools' rows, so a report
+    # waits for the one before it to commit; committed from a request dependency, that commit would need a second
+    # thread, and with every thread of the pool waiting on the row lock it would never get one (a deadlock seen on
+    # PostgreSQL under a 10,000-agent fleet).
+    with session_scope() as session:
+        agent = instances.get_agent(session, agent_id, caller)
+        accepted, pools, alerts = service.pricing_report(session, agent, body, clock.now())
+        return PricingReportOut(accepted=accepted, pools=pools, alerts_triggered=alerts)
+
+
 @router.post("/{agent_id}/pricing-report", response_model=PricingReportOut)
-def pricing_report(agent_id: str, body: PricingReport, caller: CallerDep, session: SessionDep) -> PricingReportOut:
+async def pricing_report(
+    agent_id: str, body: PricingReport, caller: Annotated[Caller, Depends(unconnected_caller)]
+) -> PricingReportOut:
     """A batch of observed spot prices (up to 5000), staged for consolidation; pools' latest prices update."""
-    agent = instances.get_agent(session, agent_id, caller)
-    accepted, pools, alerts = service.pricing_report(session, agent, body, clock.now())
-    return PricingReportOut(accepted=accepted, pools=pools, alerts_triggered=alerts)
+    return await run_in_threadpool(_pricing_report, caller, agent_id, body)
 
 
 @router.post("/{agent_id}/switch-report", response_model=SwitchEventOut)
