@@ -124,18 +124,27 @@ def resolve_token(session: Session, token: str) -> Caller | None:
     return caller
 
 
-async def get_caller(request: Request, session: SessionDep) -> Caller:
-    # Async so the actor set below lives in the request's context, which sync endpoints then inherit.
+def _required_token(request: Request) -> str:
     token = _bearer(request)
     if not token:
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)", code="token_missing")
-    # Most requests hit the cache: answer them without a thread hop.
-    caller = caller_cache.get(hash_token(token)) or await run_in_threadpool(resolve_token, session, token)
+    return token
+
+
+def _authenticated(request: Request, caller: Caller | None) -> Caller:
     if caller is None:
         raise Unauthorized("the bearer token is not valid", code="token_invalid")
     request.state.caller = caller
     set_actor(caller.actor)
     return caller
+
+
+async def get_caller(request: Request, session: SessionDep) -> Caller:
+    # Async so the actor set below lives in the request's context, which sync endpoints then inherit.
+    token = _required_token(request)
+    # Most requests hit the cache: answer them without a thread hop.
+    caller = caller_cache.get(hash_token(token)) or await run_in_threadpool(resolve_token, session, token)
+    return _authenticated(request, caller)
 
 
 def require_admin(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
@@ -159,17 +168,24 @@ def _unconnected_read_only_session() -> Session:
     return factory()
 
 
-async def unconnected_caller(request: Request) -> Caller:
-    """The token check without holding a database connection, for the agents' frequent requests (heartbeats,
-    registrations, long-polls): a cached token needs none, and a lookup reads on a session of its own, closed at
-    once. Thousands of such requests in flight must not each hold a pooled connection while they wait for a
-    worker thread or an event, and on SQLite a lookup must not take the write lock."""
+def _resolve_on_own_session(token: str) -> Caller | None:
     session = _unconnected_read_only_session()
     try:
-        return await get_caller(request, session)
+        return resolve_token(session, token)
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(session.close)
+        session.close()
+
+
+async def unconnected_caller(request: Request) -> Caller:
+    """The token check without holding a database connection, for the agents' frequent requests (heartbeats,
+    registrations, long-polls, price reports): a cached token needs none, and a lookup reads on a session of its own,
+    opened and closed on one worker thread. Thousands of such requests in flight must not each hold a pooled
+    connection while they wait for a worker thread or an event (a fleet booting on a cold cache held every connection
+    in lookups waiting for a thread to close them, while every thread waited for a connection), and on SQLite a
+    lookup must not take the write lock."""
+    token = _required_token(request)
+    caller = caller_cache.get(hash_token(token)) or await run_in_threadpool(_resolve_on_own_session, token)
+    return _authenticated(request, caller)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
