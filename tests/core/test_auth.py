@@ -130,3 +130,28 @@ def test_token_endpoint_never_reveals_the_token(client, db: Session, admin_heade
 @pytest.mark.parametrize("header", ["Basic abc", "Bearer", "token"])
 def test_malformed_authorization_is_401(client, header: str) -> None:
     assert client.get("/api/whoami", headers={"Authorization": header}).status_code == 401
+
+
+def test_an_agents_token_lookup_holds_no_connection_once_its_thread_returns(
+    committed_client, committed, monkeypatch
+) -> None:
+    """The lookup behind an agent's request (cold token cache) opens and closes its session on one worker thread: a
+    close left for another thread kept a pooled connection while thousands of booting agents waited for threads."""
+    from spectra.core import auth
+    from spectra.core.db import session_scope
+
+    with session_scope() as session:
+        tenant = make_tenant(session)
+    auth.caller_cache.clear()
+    held_after_lookup: list[int] = []
+    real = auth.run_in_threadpool
+
+    async def observed(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = await real(func, *args, **kwargs)
+        held_after_lookup.append(committed.pool.checkedout())  # type: ignore[attr-defined]
+        return result
+
+    monkeypatch.setattr(auth, "run_in_threadpool", observed)
+    answer = committed_client.post("/api/agents/not-an-agent/heartbeat", json={}, headers=tenant.headers)
+    assert answer.status_code == 404, answer.text  # authenticated, then the agent is not found
+    assert held_after_lookup[:1] == [0]
