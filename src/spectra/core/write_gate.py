@@ -81,18 +81,24 @@ _bulk: list[tuple[str, re.Pattern[str]]] = []
 _holding: ContextVar[bool] = ContextVar("spectra_write_gate_holding", default=False)
 
 
+def _declare(routes: list[tuple[str, re.Pattern[str]]], method: str, path_pattern: str) -> None:
+    entry = (method.upper(), re.compile(path_pattern))
+    if entry not in routes:
+        routes.append(entry)
+
+
+def _declared(routes: list[tuple[str, re.Pattern[str]]], scope: Scope) -> bool:
+    return any(method == scope["method"] and pattern.fullmatch(scope["path"]) for method, pattern in routes)
+
+
 def ungated(method: str, path_pattern: str) -> None:
     """Let requests of this method whose whole path matches the pattern through without the gate."""
-    entry = (method.upper(), re.compile(path_pattern))
-    if entry not in _ungated:
-        _ungated.append(entry)
+    _declare(_ungated, method, path_pattern)
 
 
 def bulk(method: str, path_pattern: str) -> None:
     """Let requests of this method whose whole path matches the pattern pass the gate only when nothing else waits."""
-    entry = (method.upper(), re.compile(path_pattern))
-    if entry not in _bulk:
-        _bulk.append(entry)
+    _declare(_bulk, method, path_pattern)
 
 
 def held() -> bool:
@@ -125,7 +131,7 @@ async def hold(priority: int = URGENT) -> AsyncIterator[None]:
 def _passes(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["method"] not in MUTATING:
         return True
-    if not any(method == scope["method"] and pattern.fullmatch(scope["path"]) for method, pattern in _ungated):
+    if not _declared(_ungated, scope):
         return False
     return not any(name in IDEMPOTENCY_HEADERS for name, _ in scope["headers"])
 
@@ -138,8 +144,7 @@ class SqliteWriteGate:
         if _passes(scope):
             await self.app(scope, receive, send)
             return
-        priority = BULK if any(m == scope["method"] and p.fullmatch(scope["path"]) for m, p in _bulk) else URGENT
-        async with _gate().held(priority):
+        async with _gate().held(BULK if _declared(_bulk, scope) else URGENT):
             token = _holding.set(True)
             try:
                 await self.app(scope, receive, send)
